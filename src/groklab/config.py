@@ -1,0 +1,293 @@
+"""Run configuration: YAML + dotted `key=value` overrides, validated once into typed models.
+
+Everything inside groklab trusts a `RunConfig`; every check on user input lives here (or in the
+constructors it calls), and every failure is a `GroklabError` naming the key, the value and what
+is allowed. Unknown keys get a "did you mean" hint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from groklab.errors import GroklabError, closest
+
+DEFAULT_STORE = "./groklab-runs/runs.sqlite"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class TaskConfig(_Section):
+    """What to learn. `group` is used by op=compose; `modulus` by the Muon-paper ops."""
+
+    op: Literal["compose", "add", "sub", "mul", "div", "exp", "gcd", "parity"] = "compose"
+    group: str = "Z71"
+    modulus: int = Field(97, ge=2)
+    arity: Literal[2, 3] = 2
+    parity_bits: int = Field(10, ge=2, le=16)
+    train_fraction: float | None = None
+    train_size: int | None = Field(None, ge=1)
+    # Critical-ratio mode (Li2 code): p = corr·(c − δ)·ln|G|/|G|, corr = d_max/2 for non-abelian groups.
+    critical_ratio: float | None = Field(None, gt=0)
+    critical_delta: float = 0.0
+    split: Literal["reference", "random", "bernoulli"] = "reference"
+
+    @field_validator("train_fraction")
+    @classmethod
+    def _fraction_in_open_unit_interval(cls, v):
+        if v is not None and not 0 < v < 1:
+            raise ValueError(f"must be in (0, 1), got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _one_split_rule(self):
+        given = [k for k in ("train_fraction", "train_size", "critical_ratio") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give only one of train_fraction, train_size, critical_ratio (got {', '.join(given)})")
+        return self
+
+
+class ModelConfig(_Section):
+    kind: Literal["two_layer", "transformer"] = "two_layer"
+    width: int = Field(2048, ge=1)
+    activation: Literal["sqr", "relu", "silu", "relusqr", "linear"] = "sqr"
+    top_init_scale: float = Field(1.0, ge=0)
+    output_scale: float = Field(1.0, gt=0)
+    extra_layers: int = Field(0, ge=0)
+    complex_weights: bool = False
+    ridge_lambda: float | None = Field(None, gt=0)
+    # transformer (issue: transformers and the Muon study)
+    depth: int = Field(2, ge=1)
+    heads: int = Field(1, ge=1)
+    dropout: float = Field(0.2, ge=0, lt=1)
+    rope: Literal["sequence", "none", "heads"] = "sequence"
+    rope_base: float = Field(1e6, gt=0)
+
+
+class LossConfig(_Section):
+    kind: Literal["mse", "ce", "stablemax", "sparsemax"] = "mse"
+    centring: Literal["class", "sample"] = "class"
+    dtype: Literal["float32", "float64"] = "float32"
+
+
+PerMember = float | list[float]
+
+
+class OptimConfig(_Section):
+    """lr and weight_decay may be lists: one value per ensemble member (or one for all)."""
+
+    kind: Literal["sgd", "adam", "adamw", "muon"] = "adam"
+    lr: PerMember = 1e-3
+    weight_decay: PerMember = 2e-4
+    momentum: float = Field(0.9, ge=0, lt=1)
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = Field(1e-8, gt=0)
+    muon_variant: Literal["li2", "torch"] = "li2"
+    muon_routing: Literal["li2", "hidden"] = "li2"
+    muon_lr: float | None = Field(None, gt=0)
+    muon_momentum: float = Field(0.95, ge=0, lt=1)
+    nesterov: bool = True
+    ns_steps: int = Field(5, ge=1, lt=100)
+    adjust_lr_fn: Literal["original", "match_rms_adamw"] = "original"
+    muon_head: bool = False
+    grokfast: bool = False
+    grokfast_alpha: float = Field(0.98, ge=0, lt=1)
+    grokfast_lamb: float = Field(2.0, ge=0)
+    orthograd: bool = False
+
+    @field_validator("lr", "weight_decay")
+    @classmethod
+    def _non_negative(cls, v, info):
+        values = v if isinstance(v, list) else [v]
+        if not values:
+            raise ValueError("needs at least one value")
+        for x in values:
+            if x < 0 or (info.field_name == "lr" and x == 0):
+                allowed = "> 0" if info.field_name == "lr" else ">= 0"
+                raise ValueError(f"must be {allowed}, got {x}")
+        return v
+
+
+class TrainConfig(_Section):
+    epochs: int = Field(1000, ge=1)
+    eval_every: int = Field(1, ge=1)
+    batch_size: int | None = Field(None, ge=1)  # None: full batch, one step per epoch
+    seeds: list[int] = Field(default_factory=lambda: [0])
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    dtype: Literal["float32", "float64"] = "float32"
+    progress: bool = True
+    memorize_acc: float = Field(0.99, gt=0, le=1)
+    grok_acc: float = Field(0.95, gt=0, le=1)
+    stable_evals: int = Field(5, ge=1)
+    sustain_evals: int = Field(10, ge=0)
+    checkpoint_dense_until: int = Field(100, ge=0)
+    checkpoint_every: int = Field(100, ge=1)
+    tensorboard: bool = False
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v):
+        if not v:
+            raise ValueError("needs at least one seed")
+        if len(set(v)) != len(v):
+            raise ValueError(f"seeds must be distinct, got {v}")
+        return v
+
+
+class Li2Config(_Section):
+    every: int = Field(0, ge=0)  # 0: diagnostics off
+    kernel_samples: int = Field(256, ge=2)
+
+
+class StoreConfig(_Section):
+    path: str = Field(default_factory=lambda: os.environ.get("GROKLAB_STORE", DEFAULT_STORE))
+
+
+class RunConfig(_Section):
+    name: str = "run"
+    task: TaskConfig = Field(default_factory=TaskConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    loss: LossConfig = Field(default_factory=LossConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    li2: Li2Config = Field(default_factory=Li2Config)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+
+    @model_validator(mode="after")
+    def _member_lists_agree(self):
+        sizes = {len(v) for v in (self.optim.lr, self.optim.weight_decay) if isinstance(v, list)}
+        sizes |= {len(self.train.seeds)} if len(self.train.seeds) > 1 else set()
+        if len(sizes - {1}) > 1:
+            raise ValueError(f"per-member lists (train.seeds, optim.lr, optim.weight_decay) must share one length, got {sorted(sizes)}")
+        if self.model.ridge_lambda is not None and self.loss.kind != "mse":
+            raise ValueError("model.ridge_lambda (ridge top layer) needs loss.kind=mse")
+        return self
+
+    @property
+    def num_members(self) -> int:
+        lengths = [len(v) for v in (self.optim.lr, self.optim.weight_decay) if isinstance(v, list)]
+        return max([len(self.train.seeds), *lengths])
+
+    def member_values(self, key: Literal["lr", "weight_decay"]) -> list[float]:
+        value = getattr(self.optim, key)
+        values = value if isinstance(value, list) else [value]
+        return values * self.num_members if len(values) == 1 else list(values)
+
+    def member_seeds(self) -> list[int]:
+        seeds = self.train.seeds
+        if len(seeds) == self.num_members:
+            return list(seeds)
+        return [seeds[0] + i for i in range(self.num_members)]
+
+    def config_hash(self) -> str:
+        """Hash of everything that changes the numbers (not the store location, not progress bars)."""
+        data = self.model_dump(mode="json", exclude={"store": True, "name": True, "train": {"progress", "tensorboard"}})
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# -- parsing ---------------------------------------------------------------------------------------
+
+def _all_keys(model: type[BaseModel] = RunConfig, prefix: str = "") -> list[str]:
+    keys = []
+    for name, field in model.model_fields.items():
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            keys += _all_keys(ann, f"{prefix}{name}.")
+        else:
+            keys.append(f"{prefix}{name}")
+    return keys
+
+
+CONFIG_KEYS = _all_keys()
+
+
+def _parse_scalar(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_override(data: dict, assignment: str) -> None:
+    """Apply one `dotted.key=value` override to a nested dict (values parsed as YAML scalars/lists)."""
+    if "=" not in assignment:
+        raise GroklabError(f"bad override {assignment!r}: write key=value, e.g. optim.lr=1e-3")
+    key, _, raw = assignment.partition("=")
+    key = key.strip()
+    if key not in CONFIG_KEYS:
+        hint = closest(key, CONFIG_KEYS)
+        raise GroklabError(f"unknown config key {key!r}" + (f"; did you mean {hint!r}?" if hint else "; see `groklab train --help`"))
+    node = data
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise GroklabError(f"config key {key!r}: {part!r} is not a section")
+    node[parts[-1]] = _parse_scalar(raw)
+
+
+def _check_unknown(data: dict, prefix: str = "", model: type[BaseModel] = RunConfig) -> None:
+    for key, value in data.items():
+        full = f"{prefix}{key}"
+        field = model.model_fields.get(key)
+        if field is None:
+            hint = closest(full, CONFIG_KEYS)
+            raise GroklabError(f"unknown config key {full!r}" + (f"; did you mean {hint!r}?" if hint else ""))
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            if not isinstance(value, dict):
+                raise GroklabError(f"config key {full!r} must be a section (a mapping), got {value!r}")
+            _check_unknown(value, f"{full}.", ann)
+
+
+def _format_validation_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"] if not isinstance(p, int)) or "config"
+    msg = first["msg"].removeprefix("Value error, ")
+    value = first.get("input")
+    shown = "" if isinstance(value, dict) else f" (got {value!r})"
+    if "got" in msg:
+        shown = ""
+    return f"invalid {key}: {msg}{shown}"
+
+
+def config_from_dict(data: dict, overrides: list[str] = ()) -> RunConfig:
+    data = json.loads(json.dumps(data))  # deep copy, plain types
+    for assignment in overrides:
+        apply_override(data, assignment)
+    _check_unknown(data)
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as err:
+        raise GroklabError(_format_validation_error(err)) from None
+
+
+def load_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise GroklabError(f"config file {str(path)!r} not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise GroklabError(f"malformed YAML in {str(path)!r}{where}: {getattr(err, 'problem', err)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise GroklabError(f"config file {str(path)!r} must hold a mapping of sections (task:, model:, ...)")
+    return data
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> RunConfig:
+    """Read a YAML config (or the defaults when `path` is None) and apply `key=value` overrides."""
+    data = load_yaml(path) if path is not None else {}
+    return config_from_dict(data, overrides)
