@@ -137,8 +137,6 @@ class TrainConfig(_Section):
     def _seeds(cls, v):
         if not v:
             raise ValueError("needs at least one seed")
-        if len(set(v)) != len(v):
-            raise ValueError(f"seeds must be distinct, got {v}")
         return v
 
 
@@ -182,10 +180,9 @@ class RunConfig(_Section):
         return values * self.num_members if len(values) == 1 else list(values)
 
     def member_seeds(self) -> list[int]:
+        """One seed for all members (they then differ only in lr/weight decay), or one per member."""
         seeds = self.train.seeds
-        if len(seeds) == self.num_members:
-            return list(seeds)
-        return [seeds[0] + i for i in range(self.num_members)]
+        return list(seeds) if len(seeds) == self.num_members else seeds * self.num_members
 
     def config_hash(self) -> str:
         """Hash of everything that changes the numbers (not the store location, not progress bars)."""
