@@ -90,13 +90,14 @@ class OptimConfig(_Section):
     momentum: float = Field(0.9, ge=0, lt=1)
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = Field(1e-8, gt=0)
-    muon_variant: Literal["li2", "torch"] = "li2"
+    muon_variant: Literal["li2", "torch"] | None = None  # None: li2 for routing li2, torch for hidden
     muon_routing: Literal["li2", "hidden"] = "li2"
     muon_lr: float | None = Field(None, gt=0)
-    muon_momentum: float = Field(0.95, ge=0, lt=1)
-    nesterov: bool = True
+    # None: the variant's default (li2: EMA 0.99, no Nesterov; torch: 0.95 with Nesterov)
+    muon_momentum: float | None = Field(None, ge=0, lt=1)
+    nesterov: bool | None = None
     ns_steps: int = Field(5, ge=1, lt=100)
-    adjust_lr_fn: Literal["original", "match_rms_adamw"] = "original"
+    adjust_lr_fn: Literal["original", "match_rms_adamw"] | None = None  # torch variant only; None = original
     muon_head: bool = False
     grokfast: bool = False
     grokfast_alpha: float = Field(0.98, ge=0, lt=1)

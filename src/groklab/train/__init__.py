@@ -1,0 +1,1 @@
+"""Training: the ensemble loop, checkpoints and grokking detection."""

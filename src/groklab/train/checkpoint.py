@@ -1,0 +1,63 @@
+"""Checkpoints: dense-early weight snapshots for analysis, and one resume state per ensemble.
+
+Snapshots (`snapshots/epoch_000042.pt`) hold only the stacked parameters — what analysis of the
+transition needs — on a schedule that is dense early (every epoch below `dense_until`) and sparse
+later (every `every` epochs), because features emerge early. The resume state (`resume.pt`) holds
+everything needed to continue bit-for-bit: model, optimizer, history, RNG, and is replaced
+atomically so a kill at any moment leaves the previous one intact.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+
+def snapshot_due(epoch: int, *, dense_until: int, every: int, last_epoch: int) -> bool:
+    return epoch < dense_until or epoch % every == 0 or epoch == last_epoch
+
+
+def snapshot_path(folder: Path, epoch: int) -> Path:
+    return folder / "snapshots" / f"epoch_{epoch:06d}.pt"
+
+
+def save_snapshot(folder: Path, epoch: int, model: torch.nn.Module) -> Path:
+    path = snapshot_path(folder, epoch)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    _atomic_save({"epoch": epoch, "params": state}, path)
+    return path
+
+
+def list_snapshots(folder: Path) -> list[tuple[int, Path]]:
+    """(epoch, path) pairs of a run folder's snapshots, by epoch."""
+    paths = sorted((Path(folder) / "snapshots").glob("epoch_*.pt"))
+    return [(int(p.stem.split("_")[1]), p) for p in paths]
+
+
+def load_snapshot(path: str | Path, member: int | None = None) -> dict[str, torch.Tensor]:
+    """Parameters of a snapshot; with `member`, that member's slice (the leading axis removed)."""
+    params = torch.load(path, map_location="cpu", weights_only=True)["params"]
+    if member is None:
+        return params
+    return {k: v[member] for k, v in params.items()}
+
+
+def save_resume(folder: Path, state: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    _atomic_save(state, folder / "resume.pt")
+
+
+def load_resume(folder: Path) -> dict | None:
+    path = folder / "resume.pt"
+    if not path.exists():
+        return None
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def _atomic_save(obj, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)

@@ -1,0 +1,131 @@
+"""Assemble an ensemble run from a config: device, data tensors, model, loss, optimizer.
+
+Each piece is built by the layer that owns it; this file only wires config values to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from groklab.config import RunConfig
+from groklab.errors import GroklabError
+from groklab.tasks.build import build_task, split_for
+from groklab.tasks.datasets import TaskData
+from groklab.tasks.encoding import token_sequences
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """`auto` picks CUDA, then Apple MPS, then the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise GroklabError("train.device=cuda but no CUDA device is available; use train.device=auto or cpu")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise GroklabError("train.device=mps but MPS is not available; use train.device=auto or cpu")
+    return torch.device(name)
+
+
+@dataclass
+class EnsembleData:
+    """Per-member train/test inputs stacked on a leading member axis (members share sizes)."""
+
+    x_train: torch.Tensor  # [S, n, L] model inputs (operand column indices or tokens)
+    y_train: torch.Tensor  # [S, n]
+    x_test: torch.Tensor  # [S, m, L]
+    y_test: torch.Tensor  # [S, m]
+    num_classes: int
+    input_size: int  # columns of the first layer (two-layer) or vocabulary size (transformer)
+
+    @property
+    def members(self) -> int:
+        return self.x_train.shape[0]
+
+
+def build_data(cfg: RunConfig, task: TaskData, seeds: list[int], device: torch.device) -> EnsembleData:
+    if cfg.model.kind == "two_layer":
+        inputs = task.inputs  # operand values; the model offsets operand j by j·M itself
+        input_size = task.inputs.shape[1] * task.num_values
+    else:
+        inputs, input_size = token_sequences(task)
+    splits = [split_for(cfg.task, task, seed) for seed in seeds]
+    sizes = {(len(s.train), len(s.test)) for s in splits}
+    if len(sizes) > 1:
+        raise GroklabError(
+            f"members got different train sizes {sorted(sizes)} (task.split={cfg.task.split}); "
+            "use task.split=reference or random, or one seed per run")
+    as_tensor = lambda a: torch.as_tensor(np.stack(a), device=device)  # noqa: E731
+    return EnsembleData(
+        x_train=as_tensor([inputs[s.train] for s in splits]),
+        y_train=as_tensor([task.labels[s.train] for s in splits]),
+        x_test=as_tensor([inputs[s.test] for s in splits]),
+        y_test=as_tensor([task.labels[s.test] for s in splits]),
+        num_classes=task.num_classes,
+        input_size=int(input_size),
+    )
+
+
+def build_model(cfg: RunConfig, task: TaskData, data: EnsembleData, seeds: list[int], device, dtype) -> torch.nn.Module:
+    m = cfg.model
+    if m.kind == "two_layer":
+        from groklab.models.two_layer import TwoLayerEnsemble
+
+        return TwoLayerEnsemble(
+            num_values=task.num_values, arity=task.inputs.shape[1], num_classes=task.num_classes, width=m.width,
+            activation=m.activation, top_init_scale=m.top_init_scale, output_scale=m.output_scale,
+            extra_layers=m.extra_layers, complex_weights=m.complex_weights, seeds=seeds, dtype=dtype, device=device,
+        )
+    from groklab.models.transformer import TransformerEnsemble
+
+    return TransformerEnsemble(
+        vocab_size=data.input_size, seq_len=data.x_train.shape[-1], num_classes=task.num_classes, width=m.width,
+        depth=m.depth, heads=m.heads, dropout=m.dropout, rope=m.rope, rope_base=m.rope_base, seeds=seeds,
+        dtype=dtype, device=device,
+    )
+
+
+def build_loss(cfg: RunConfig):
+    from groklab.losses import get_loss
+
+    return get_loss(cfg.loss.kind, centring=cfg.loss.centring, dtype=cfg.loss.dtype)
+
+
+def build_optim(cfg: RunConfig, model: torch.nn.Module, device, dtype):
+    """The combined per-member optimizer (gradient transforms such as Grokfast/⊥Grad run inside it)."""
+    from groklab.optim import build_optimizer
+
+    o = cfg.optim
+    per_member = lambda key: torch.tensor(cfg.member_values(key), device=device, dtype=torch.float64)  # noqa: E731
+    hyper: dict = dict(grokfast=o.grokfast, grokfast_alpha=o.grokfast_alpha, grokfast_lamb=o.grokfast_lamb,
+                       orthograd=o.orthograd)
+    if o.kind == "sgd":
+        hyper.update(momentum=o.momentum, nesterov=bool(o.nesterov))
+    elif o.kind in ("adam", "adamw"):
+        hyper.update(betas=tuple(o.betas), eps=o.eps)
+    else:
+        hyper.update(ns_steps=o.ns_steps, muon_head=o.muon_head)
+        optional = dict(muon_variant=o.muon_variant, muon_lr=o.muon_lr, momentum=o.muon_momentum, nesterov=o.nesterov,
+                        adjust_lr_fn=o.adjust_lr_fn)
+        hyper.update({k: v for k, v in optional.items() if v is not None})
+    routing = o.muon_routing if o.kind == "muon" else None
+    return build_optimizer(dict(model.named_parameters()), kind=o.kind, lr=per_member("lr"),
+                           weight_decay=per_member("weight_decay"), routing=routing, **hyper)
+
+
+def setup(cfg: RunConfig):
+    """Everything a training loop needs, in data-flow order."""
+    device = resolve_device(cfg.train.device)
+    dtype = DTYPES[cfg.train.dtype]
+    seeds = cfg.member_seeds()
+    task = build_task(cfg.task)
+    data = build_data(cfg, task, seeds, device)
+    model = build_model(cfg, task, data, seeds, device, dtype)
+    return device, dtype, seeds, task, data, model, build_loss(cfg), build_optim(cfg, model, device, dtype)
