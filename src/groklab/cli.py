@@ -32,7 +32,7 @@ def groups_list(as_json: bool = typer.Option(False, "--json", help="Print machin
     """The group families groklab can build, with their naming patterns and limits."""
     from groklab.groups import list_families
 
-    rows = list_families()
+    rows = [family._asdict() for family in list_families()]
     if as_json:
         _print_json(rows)
         return
@@ -161,6 +161,26 @@ def train_command(
         return
     print_member_table(results)
     typer.echo(f"store: {cfg.store.path}")
+
+
+@app.command("demo")
+def demo_command(
+    quick: bool = typer.Option(False, "--quick", help="Small version that finishes in about a minute on a laptop CPU."),
+    store: Optional[str] = typer.Option(None, "--store", help="SQLite store to write (default: store.path)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per member."),
+):
+    """A tour: a few groups and their irreps, then the Li2 Fig. 3 reproduction (weight decay vs none)."""
+    from groklab.reproduce.demo import run_demo
+
+    results = run_demo(resolve_config_path("li2_fig3"), quick, store, typer.echo, progress=not as_json)
+    if as_json:
+        for r in results:
+            typer.echo(json.dumps({k: r.get(k) for k in ("run_id", *SUMMARY_KEYS, "lr", "weight_decay")}))
+        return
+    print_member_table(results)
+    grokked = [r for r in results if not r["censored"]]
+    typer.echo("\nweight decay " + ", ".join(f"{r['weight_decay']:g}: " + ("grokked at epoch " + str(r["grok_epoch"]) if not r["censored"] else "did not grok (memorized only)") for r in results))
+    typer.echo("This is Li2's claim: weight decay keeps the backpropagated gradient G_F alive, so features emerge." if grokked else "")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -57,7 +57,7 @@ GAP_INSTALL_HINT = (
     "GAP is not installed: run 'sudo apt-get install gap-core gap-libs gap-smallgrp' "
     "(or `make test` as root installs it)"
 )
-CATALOG_BUILD_HINT = "build it with groklab.groups.gap.build_catalog(max_order) (needs GAP)"
+CATALOG_BUILD_HINT = "build it with `groklab groups catalog --max-order N` (needs GAP)"
 CATALOG_FILENAME = "smallgroups.jsonl"
 GAP_ENV = "GROKLAB_GAP"  # optional path to the gap executable
 CACHE_ENV = "GROKLAB_CACHE"

@@ -294,7 +294,7 @@ def _progress_bar(cfg: RunConfig, start: int, progress: bool | None):
     from tqdm import tqdm
 
     return tqdm(total=cfg.train.epochs + 1, initial=start, desc=cfg.name, unit="ep", file=sys.stderr,
-                dynamic_ncols=True, leave=False)
+                dynamic_ncols=True, leave=False, disable=None)  # None: off when stderr is not a terminal
 
 
 def _log_all_diverged(bar, epoch: int) -> None:

@@ -1,0 +1,129 @@
+"""Speed of the Li2 training loop: epochs per second, peak memory, and the fraction of the machine's
+matmul throughput the loop achieves.
+
+    python benchmarks/li2_step.py [--json] [--epochs 60] [--device auto] [--quick]
+
+`limit_fraction` = achieved FLOP/s ÷ fp32 matmul FLOP/s measured in this run (a square 2048³ matmul),
+where achieved FLOP/s counts only the necessary FLOPs of an epoch: the gathered first layer
+(n·K·arity adds forward, the same backward), the activation, the output layer forward (2·n·K·C)
+and backward (4·n·K·C), and the test forward (m·K·arity + 2·m·K·C). Every epoch includes train
+metrics (from the training forward) and a full test evaluation, as grokking detection needs.
+Per-member throughput at S = 1, 8, 32 shows when stacking members pays off on this device.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+
+import torch
+
+from groklab.config import load_config
+from groklab.train.loop import train
+from groklab.train.setup import resolve_device
+
+
+def matmul_flops(device: torch.device, size: int = 2048, repeats: int = 10) -> float:
+    a = torch.randn(size, size, device=device)
+    b = torch.randn(size, size, device=device)
+    for _ in range(2):
+        a @ b
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    _sync(device)
+    return 2 * size**3 * repeats / (time.perf_counter() - start)
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def epoch_flops(n: int, m: int, K: int, C: int, arity: int = 2) -> float:
+    forward = n * K * arity + n * K + 2 * n * K * C
+    backward = 4 * n * K * C + n * K + n * K * arity
+    test = m * K * arity + m * K + 2 * m * K * C
+    return float(forward + backward + test)
+
+
+def run_config(overrides: list[str], epochs: int, device: str, store_dir: str) -> tuple[float, dict]:
+    cfg = load_config("configs/li2_fig3.yaml", [
+        f"train.epochs={epochs}", "train.eval_every=1", "train.progress=false", "train.checkpoint_dense_until=0",
+        f"train.checkpoint_every={10 * epochs}", f"train.device={device}", f"store.path={store_dir}/runs.sqlite",
+        *overrides])
+    results = train(cfg, force=True)
+    return results[0]["wall_seconds"] / (epochs + 1), cfg
+
+
+def throughput(group: str, width: int, members: int, epochs: int, device: str, store_dir: str) -> float:
+    seeds = "[" + ",".join(str(s) for s in range(members)) + "]"
+    per_epoch, _ = run_config([f"task.group={group}", f"model.width={width}", f"train.seeds={seeds}"], epochs, device, store_dir)
+    return members / per_epoch  # member-epochs per second
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--quick", action="store_true", help="fewer epochs and no S=32 at li2_fig3 size")
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    epochs = 15 if args.quick else args.epochs
+    out: dict = {"device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads()}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        peak = matmul_flops(device)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        per_epoch, cfg = run_config([], epochs, args.device, tmp)
+        flops = epoch_flops(2016, 3025, cfg.model.width, 71)  # reference split of Z71 at 0.4: 2016 train, 3025 test
+        out["li2_fig3"] = {
+            "epochs_per_second": round(1 / per_epoch, 2),
+            "ms_per_epoch": round(1000 * per_epoch, 2),
+            "gflop_per_epoch": round(flops / 1e9, 3),
+            "achieved_gflops": round(flops / per_epoch / 1e9, 1),
+            "matmul_gflops": round(peak / 1e9, 1),
+            "limit_fraction": round(flops / per_epoch / peak, 3),
+            "peak_memory_mib": round(_peak_memory_mib(device), 1),
+        }
+        sizes = {"Z23_K512": ("Z23", 512), "li2_fig3": ("Z71", 2048)}
+        out["per_member"] = {}
+        for label, (group, width) in sizes.items():
+            row = {}
+            for members in (1, 8, 32):
+                if args.quick and label == "li2_fig3" and members == 32:
+                    continue
+                row[f"S={members}"] = round(throughput(group, width, members, epochs, args.device, tmp), 1)
+            base = row["S=1"]
+            row["speedup_per_member"] = {k: round(v / base, 2) for k, v in row.items() if k != "S=1"}
+            out["per_member"][label] = row
+
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return
+    f = out["li2_fig3"]
+    print(f"device {out['device']}, torch {out['torch']}, {out['threads']} threads")
+    print(f"li2_fig3 (Z71, K=2048, n=2016, test 3025): {f['ms_per_epoch']} ms/epoch = {f['epochs_per_second']} epochs/s "
+          f"(train step + train metrics + full test eval)")
+    print(f"  {f['gflop_per_epoch']} GFLOP/epoch -> {f['achieved_gflops']} GFLOP/s vs matmul {f['matmul_gflops']} GFLOP/s: "
+          f"limit_fraction {f['limit_fraction']}; peak memory {f['peak_memory_mib']} MiB")
+    for label, row in out["per_member"].items():
+        cells = ", ".join(f"{k}: {v} member-epochs/s" for k, v in row.items() if k.startswith("S="))
+        print(f"{label}: {cells}; per-member speedup vs S=1: {row['speedup_per_member']}")
+
+
+def _peak_memory_mib(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+if __name__ == "__main__":
+    sys.exit(main())
