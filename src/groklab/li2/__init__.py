@@ -1,0 +1,98 @@
+"""Li₂ analysis: pure functions over tensors (li2.md; Tian, arXiv 2509.21519).
+
+    energy / energy_and_grad / ascend_energy / census     Thm 1–2, Cor 2: E(w) and its maxima
+    closed_form_energy / isotypic_basis / isotypic_maximum Thm 2 values per irrep
+    missing_feature_energy / ascend_missing_features      Thm 7
+    memorization_data / memorization_shape / ...          Thm 5
+    ridge_top_layer / gf_infinity / stage2_signal         Eqn 4, Lemma 1
+    fourier_nodes / irrep_nodes / reconstruct             Thm 3
+    critical_ratio / fit_critical_constant                Thm 4
+    coupon_collector_T0 / muon_bound_Ta / simulate_collection   Thm 8
+
+Energies are the definition as written, E = ½‖Ỹᵀσ(Xw)‖² (Z_M: M/4 per complex frequency, M/2 for
+k = M/2); `paper_constants=True` gives the paper's 4× smaller numbers (li2.md §9.3).
+"""
+
+from groklab.li2.energy import (
+    ACTIVATIONS,
+    PAPER_FACTOR,
+    AscentResult,
+    MemorizationData,
+    activation_and_derivative,
+    ascend_energy,
+    ascend_memorization,
+    ascend_missing_features,
+    census,
+    closed_form_energy,
+    energy,
+    energy_and_grad,
+    fourier_vector,
+    full_data,
+    isotypic_basis,
+    isotypic_maximum,
+    memorization_data,
+    memorization_optimum,
+    memorization_shape,
+    missing_feature_energy,
+    missing_feature_projector,
+    preactivations,
+)
+from groklab.li2.theory import (
+    collection_probabilities,
+    cosine,
+    coupon_collector_T0,
+    critical_ratio,
+    fit_critical_constant,
+    fourier_nodes,
+    gf_infinity,
+    irrep_nodes,
+    muon_bound_Ta,
+    muon_expected_T,
+    node_features,
+    reconstruct,
+    reconstruction_residual,
+    ridge_top_layer,
+    simulate_collection,
+    stage2_signal,
+)
+
+__all__ = [
+    "ACTIVATIONS",
+    "PAPER_FACTOR",
+    "AscentResult",
+    "MemorizationData",
+    "activation_and_derivative",
+    "ascend_energy",
+    "ascend_memorization",
+    "ascend_missing_features",
+    "census",
+    "closed_form_energy",
+    "collection_probabilities",
+    "cosine",
+    "coupon_collector_T0",
+    "critical_ratio",
+    "energy",
+    "energy_and_grad",
+    "fit_critical_constant",
+    "fourier_nodes",
+    "fourier_vector",
+    "full_data",
+    "gf_infinity",
+    "irrep_nodes",
+    "isotypic_basis",
+    "isotypic_maximum",
+    "memorization_data",
+    "memorization_optimum",
+    "memorization_shape",
+    "missing_feature_energy",
+    "missing_feature_projector",
+    "muon_bound_Ta",
+    "muon_expected_T",
+    "node_features",
+    "preactivations",
+    "reconstruct",
+    "reconstruction_residual",
+    "ridge_top_layer",
+    "simulate_collection",
+    "stage2_signal",
+]
