@@ -545,7 +545,7 @@ def build_catalog(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=total, desc=f"GAP SmallGroups ≤ {max_order}", unit="group")
+        bar = tqdm(total=total, desc=f"GAP SmallGroups ≤ {max_order}", unit="group", disable=None)
     lock = threading.Lock()
     live: set = set()  # running GAP processes, killed if the build is interrupted or a job fails
     tmpdir = Path(tempfile.mkdtemp(prefix=".groklab_catalog_", dir=out.parent))

@@ -146,19 +146,70 @@ def _step(loss: torch.Tensor, optimizer, active: torch.Tensor) -> None:
     optimizer.step(active=active)
 
 
-def train(cfg: RunConfig, *, store: Store | None = None, sweep_id: str | None = None,
-          hooks: tuple[Hook, ...] = (), progress: bool | None = None, force: bool = False,
-          on_epoch: Callable[[int], None] | None = None) -> list[dict]:
-    """Train the ensemble described by `cfg`; return one result dict per member (also stored)."""
-    store = store or Store(cfg.store.path)
+@dataclass
+class EnsembleOutcome:
+    """What training an ensemble produced, ready to be stored (by `train` or by a sweep's driver)."""
+
+    run_ids: list[str]
+    members: list[RunConfig]
+    ensemble_id: str
+    folder: Path
+    results: list[dict]
+    history: History
+
+    def store_rows(self, member: int) -> tuple[list[tuple], list[tuple]]:
+        return self.history.metric_rows(member), self.history.series_rows(member)
+
+
+def plan_members(cfg: RunConfig) -> tuple[list[RunConfig], list[str], str]:
+    """Member configs, their run ids and the ensemble id (which names the checkpoint folder)."""
     members = member_configs(cfg)
     run_ids = [run_id_of(m) for m in members]
     if len(set(run_ids)) != len(run_ids):
         raise GroklabError("two ensemble members have identical settings (seed, lr, weight decay); make them differ")
+    return members, run_ids, ensemble_id_of(run_ids)
+
+
+def record_start(store: Store, cfg: RunConfig, *, sweep_id: str | None = None) -> None:
+    """Mark every member of `cfg` as running in the store (one transaction per member)."""
+    members, run_ids, ensemble_id = plan_members(cfg)
+    folder = store.folder / "runs" / ensemble_id
+    for s, (member, run_id) in enumerate(zip(members, run_ids)):
+        store.start_run(run_id, config=member.model_dump(mode="json"), seed=member.train.seeds[0],
+                        config_hash=member.config_hash(), name=cfg.name, ensemble_id=ensemble_id, member=s,
+                        sweep_id=sweep_id, folder=str(folder))
+
+
+def record_outcome(store: Store, outcome: EnsembleOutcome) -> None:
+    for s, (run_id, result) in enumerate(zip(outcome.run_ids, outcome.results)):
+        metrics, series = outcome.store_rows(s)
+        store.write_results(run_id, metrics, series, summary=result, status="complete")
+
+
+def train(cfg: RunConfig, *, store: Store | None = None, sweep_id: str | None = None,
+          hooks: tuple[Hook, ...] = (), progress: bool | None = None, force: bool = False,
+          on_epoch: Callable[[int], None] | None = None) -> list[dict]:
+    """Train the ensemble described by `cfg`; return one result dict per member (also stored).
+
+    Skips training when the store already has every member complete (unless `force`), and resumes
+    from the ensemble's last resume checkpoint when one exists.
+    """
+    store = store or Store(cfg.store.path)
+    _, run_ids, ensemble_id = plan_members(cfg)
     if not force and store.completed(run_ids) == set(run_ids):
         return [dict(store.run(r)["summary"], skipped=True) for r in run_ids]
-    ensemble_id = ensemble_id_of(run_ids)
-    folder = store.folder / "runs" / ensemble_id
+    record_start(store, cfg, sweep_id=sweep_id)
+    outcome = run_ensemble(cfg, store.folder / "runs" / ensemble_id, hooks=hooks, progress=progress, force=force,
+                           on_epoch=on_epoch)
+    record_outcome(store, outcome)
+    return outcome.results
+
+
+def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), progress: bool | None = None,
+                 force: bool = False, on_epoch: Callable[[int], None] | None = None) -> EnsembleOutcome:
+    """Train one ensemble, writing only files under `folder` (checkpoints); no database access."""
+    members, run_ids, ensemble_id = plan_members(cfg)
+    folder = Path(folder)
     device, dtype, seeds, task, data, model, loss_fn, optimizer = setup(cfg)
     t = cfg.train
     S = len(seeds)
@@ -170,9 +221,6 @@ def train(cfg: RunConfig, *, store: Store | None = None, sweep_id: str | None = 
         optimizer.load_state_dict(resume["optimizer"])
         history, start, diverged_at, elapsed = resume["history"], resume["next_epoch"], resume["diverged_at"], resume["elapsed"]
         active = torch.tensor([d is None for d in diverged_at], device=device)
-    for s, (member, run_id) in enumerate(zip(members, run_ids)):
-        store.start_run(run_id, config=member.model_dump(mode="json"), seed=seeds[s], config_hash=member.config_hash(),
-                        name=cfg.name, ensemble_id=ensemble_id, member=s, sweep_id=sweep_id, folder=str(folder))
 
     generators = [torch.Generator().manual_seed(seed + 7_919) for seed in seeds]  # minibatch order per member
     if resume is not None and "generators" in resume:
@@ -245,10 +293,8 @@ def train(cfg: RunConfig, *, store: Store | None = None, sweep_id: str | None = 
 
     wall = time.perf_counter() - clock
     results = _summaries(cfg, members, run_ids, seeds, history, diverged_at, wall)
-    for s, (run_id, result) in enumerate(zip(run_ids, results)):
-        store.write_results(run_id, history.metric_rows(s), history.series_rows(s), summary=result, status="complete")
     (folder / "resume.pt").unlink(missing_ok=True)
-    return results
+    return EnsembleOutcome(run_ids, members, ensemble_id, folder, results, history)
 
 
 def _summaries(cfg, members, run_ids, seeds, history: History, diverged_at, wall) -> list[dict]:

@@ -1,0 +1,1 @@
+"""CLI commands, one module per verb; each exposes `register(app)`."""

@@ -1,0 +1,45 @@
+"""`groklab reproduce NAME [--quick] [--json]`: one command per paper claim."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from groklab.config import DEFAULT_STORE
+
+
+def register(app: typer.Typer) -> None:
+    app.command("reproduce")(reproduce_command)
+
+
+def reproduce_command(
+    name: Optional[str] = typer.Argument(None, help="Reproduction to run; omit (or --list) to list them."),
+    quick: bool = typer.Option(False, "--quick", help="Reduced sizes that finish in minutes on a CPU (as CI runs them)."),
+    seeds: Optional[int] = typer.Option(None, "--seeds", min=1, help="Seeds per cell (default: the reproduction's own)."),
+    out: Optional[str] = typer.Option(None, "--out", help="Folder for figures and verdict.json."),
+    store: Optional[str] = typer.Option(None, "--store", help="SQLite store (default: store.path)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the verdict as JSON."),
+    list_only: bool = typer.Option(False, "--list", help="List the reproductions and their claims."),
+):
+    """Reproduce a paper claim: writes PNG figures and verdict.json {claim, setting, measured, expected, pass}."""
+    from groklab import reproduce as registry
+
+    if list_only or name is None:
+        for key in registry.names():
+            typer.echo(f"{key:<22} {registry.load(key).CLAIM}")
+        return
+    store_path = store or os.environ.get("GROKLAB_STORE", DEFAULT_STORE)
+    folder = Path(out) if out else Path(store_path).parent / "reproduce" / (name + ("-quick" if quick else ""))
+    report = registry.reproduce(name, quick=quick, out=folder, store_path=store_path, seeds=seeds,
+                                progress=not as_json, echo=(lambda s: None) if as_json else typer.echo)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, default=str))
+        return
+    typer.echo(f"\n{report['claim']}")
+    for v in report["verdicts"]:
+        typer.echo(f"  [{'PASS' if v['pass'] else 'FAIL'}] {v['claim']}: measured {v['measured']}, expected {v['expected']}  ({v['setting']})")
+    typer.echo(f"figures and verdict.json in {folder}")

@@ -1,0 +1,86 @@
+"""One reproduction per paper claim: `groklab reproduce NAME [--quick]`.
+
+Each reproduction is a module with `CLAIM` (one line), `run(ctx) -> list[Verdict]`, and nothing else
+of substance: it composes library parts (tasks, train, li2, report plots) like a torchtune recipe and
+holds no library logic of its own. Register a new one by adding its module to `MODULES`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from groklab.errors import GroklabError, closest
+
+MODULES = {
+    # name -> module under groklab.reproduce (added as reproductions land)
+}
+
+
+@dataclass
+class Verdict:
+    """One checked claim: what was measured against what the paper expects."""
+
+    claim: str
+    setting: str
+    measured: Any
+    expected: Any
+    passed: bool
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["pass"] = bool(d.pop("passed"))
+        return d
+
+
+@dataclass
+class Context:
+    """What a reproduction may use: mode, output folder, store path, seeds, a printer."""
+
+    name: str
+    quick: bool
+    out: Path
+    store_path: str
+    seeds: int | None = None
+    progress: bool = True
+    echo: Callable[[str], None] = print
+    figures: list[Path] = field(default_factory=list)
+
+    def figure_path(self, stem: str) -> Path:
+        path = self.out / f"{stem}.png"
+        self.figures.append(path)
+        return path
+
+
+def names() -> list[str]:
+    return sorted(MODULES)
+
+
+def load(name: str):
+    if name not in MODULES:
+        hint = closest(name, MODULES)
+        raise GroklabError(f"unknown reproduction {name!r}" + (f"; did you mean {hint!r}?" if hint else "")
+                           + f" (available: {', '.join(names()) or 'none yet'})")
+    return importlib.import_module(f"groklab.reproduce.{MODULES[name]}")
+
+
+def reproduce(name: str, *, quick: bool, out: Path, store_path: str, seeds: int | None = None,
+              progress: bool = True, echo: Callable[[str], None] = print) -> dict:
+    """Run one reproduction; write its figures and `verdict.json` under `out`; return the verdict."""
+    module = load(name)
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = Context(name, quick, out, store_path, seeds, progress, echo)
+    verdicts = module.run(ctx)
+    report = {
+        "name": name,
+        "claim": module.CLAIM,
+        "mode": "quick" if quick else "full",
+        "verdicts": [v.to_dict() for v in verdicts],
+        "pass": all(v.passed for v in verdicts),
+        "figures": [str(p) for p in ctx.figures],
+    }
+    (out / "verdict.json").write_text(json.dumps(report, indent=2, default=str))
+    return report
