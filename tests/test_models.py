@@ -249,3 +249,13 @@ def test_fused_gather_activation_complex(activation):
     W.grad = None
     (activation_fn(activation)(dense_first_layer(W, idx)) * G).sum().real.backward()
     torch.testing.assert_close(g_fused, W.grad)
+
+
+def test_gather_activation_custom_op_registration():
+    from groklab.models.gather import _gather_activation_op, flat_index
+
+    gen = torch.Generator().manual_seed(5)
+    W = torch.randn(2, 4, 6, generator=gen, requires_grad=True)
+    flat = flat_index(_offset_idx((2, 5), 3, 2, gen), 2, 6)
+    for activation in ("sqr", "linear"):
+        torch.library.opcheck(_gather_activation_op, (W, flat, activation))

@@ -14,10 +14,11 @@ reference code's ``W.weight`` and the Muon optimizer sees the usual (out, in) ma
 Z71/K=2048, ~0.15 ms) and gathers contiguous rows; the backward scatters into ``[S*D, K]`` and
 transposes back. Both copies are small next to the O(n*K) gather itself.
 
-Measured on the 2-core CI-like CPU (torch 2.13, float32, S=1, M=71, D=142, K=2048, n=2016):
-dense one-hot bmm 7.5 ms forward + 8.7 ms weight gradient; this Function ~0.7 ms forward
-(``embedding_bag`` sum) + ~0.7 ms backward (``index_add_`` + transpose). See the model docstring
-for end-to-end numbers.
+Measured on the 2-core CI-like CPU (torch 2.13, float32, S=1, M=71, D=142, K=2048, n=2016), first layer
+alone: dense one-hot bmm 7.5 ms forward + 8.7 ms weight gradient; the gather ~0.5 ms forward
+(``embedding_bag`` sum) + ~0.5 ms scatter (``index_add_``), plus ~0.3 ms of W transposes. The model uses
+:func:`gather_activation`, which also folds the activation's derivative into the backward; end to end
+see :mod:`groklab.models.two_layer`.
 """
 
 from __future__ import annotations
@@ -90,9 +91,9 @@ class _GatherFirstLayer(torch.autograd.Function):
         return _scatter_rows(grad_H, flat, ctx.shape), None
 
 
-# Activation and its derivative from the pre-activation H, for the fused Function. The backward needs only
-# one new [S, n, K] tensor (autograd's x*x needs three), which matters on CPU where fresh large tensors
-# cost page faults.
+# Activation and its derivative from the pre-activation H, for the fused op. The backward needs only one
+# new [S, n, K] tensor (autograd's x*x needs three), which matters on CPU where fresh large tensors cost
+# page faults.
 def _d_sqr(H, g):
     return torch.mul(g, H.conj() if H.is_complex() else H).mul_(2)
 
@@ -128,24 +129,56 @@ FUSED_ACTIVATIONS = {
 }
 
 
-class _GatherActivation(torch.autograd.Function):
-    """F = act(gather(W, idx)), with the activation's derivative folded into the scatter backward."""
+# The hot path is a custom op rather than an autograd.Function: under torch.compile an autograd.Function
+# is traced into the graph and inductor lowers embedding_bag/index_add_ to generic loops (measured 3x
+# slower than eager at Z23, S=8), while a custom op stays an opaque call to these eager kernels.
+@torch.library.custom_op("groklab::gather_activation", mutates_args=())
+def _gather_activation_op(W: torch.Tensor, flat: torch.Tensor, activation: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(F [S, n, K], H [S*n, K]) with H the pre-activation saved for the backward (empty for 'linear')."""
+    S, K, _ = W.shape
+    H = _gather_rows(W, flat)
+    if activation == "linear":  # outputs may not alias each other: return H once
+        return H.view(S, -1, K), H.new_empty(0)
+    return FUSED_ACTIVATIONS[activation][0](H).view(S, -1, K), H
 
-    @staticmethod
-    def forward(ctx, W: torch.Tensor, idx: torch.Tensor, activation: str) -> torch.Tensor:
-        S, K, D = W.shape
-        flat = flat_index(idx, S, D)
-        H = _gather_rows(W, flat)
-        ctx.save_for_backward(flat, H)
-        ctx.shape, ctx.activation = (S, K, D), activation
-        return FUSED_ACTIVATIONS[activation][0](H).view(S, -1, K)
 
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_F: torch.Tensor):
-        flat, H = ctx.saved_tensors
-        grad_H = FUSED_ACTIVATIONS[ctx.activation][1](H, grad_F.reshape(H.shape))
-        return _scatter_rows(grad_H, flat, ctx.shape), None, None
+@_gather_activation_op.register_fake
+def _(W, flat, activation):
+    S, K, _ = W.shape
+    H = W.new_empty(0) if activation == "linear" else W.new_empty(flat.shape[0], K)
+    return W.new_empty(S, flat.shape[0] // S, K), H
+
+
+@torch.library.custom_op("groklab::gather_activation_backward", mutates_args=())
+def _gather_activation_backward_op(
+    grad_F: torch.Tensor, H: torch.Tensor, flat: torch.Tensor, S: int, K: int, D: int, activation: str
+) -> torch.Tensor:
+    if activation == "linear":
+        grad_H = grad_F
+    else:
+        grad_H = FUSED_ACTIVATIONS[activation][1](H, grad_F.reshape(H.shape))
+    return _scatter_rows(grad_H, flat, (S, K, D))
+
+
+@_gather_activation_backward_op.register_fake
+def _(grad_F, H, flat, S, K, D, activation):
+    return grad_F.new_empty(S, K, D)
+
+
+def _gather_activation_setup(ctx, inputs, output):
+    W, flat, activation = inputs
+    ctx.save_for_backward(flat, output[1])
+    ctx.shape, ctx.activation = tuple(W.shape), activation
+
+
+def _gather_activation_backward(ctx, grad_F, _grad_H):
+    flat, H = ctx.saved_tensors
+    S, K, D = ctx.shape
+    grad_F = grad_F.contiguous()
+    return _gather_activation_backward_op(grad_F, H, flat, S, K, D, ctx.activation), None, None
+
+
+_gather_activation_op.register_autograd(_gather_activation_backward, setup_context=_gather_activation_setup)
 
 
 def gather_first_layer(W: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
@@ -160,13 +193,17 @@ def gather_first_layer(W: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
 
 
 def gather_activation(W: torch.Tensor, idx: torch.Tensor, activation: str) -> torch.Tensor:
-    """``activation(gather_first_layer(W, idx))`` as one autograd Function (the model's hot path);
-    ``activation`` in :data:`FUSED_ACTIVATIONS` ('sqr', 'relu', 'silu', 'relusqr', 'linear')."""
+    """``activation(gather_first_layer(W, idx))`` with the activation's derivative folded into the scatter
+    backward (the model's hot path): the backward makes one new ``[S, n, K]`` tensor where autograd's
+    ``x*x`` makes three. ``activation`` in :data:`FUSED_ACTIVATIONS` ('sqr', 'relu', 'silu', 'relusqr',
+    'linear'). Implemented as the custom op ``groklab::gather_activation`` so that ``torch.compile`` keeps it
+    opaque."""
     if W.dim() != 3:
         raise ValueError(f"W must be [S, K, D], got {tuple(W.shape)}")
     if activation not in FUSED_ACTIVATIONS:
         raise ValueError(f"activation must be one of {list(FUSED_ACTIVATIONS)}, got {activation!r}")
-    return _GatherActivation.apply(W, idx, activation)
+    S, K, D = W.shape
+    return _gather_activation_op(W, flat_index(idx, S, D), activation)[0]
 
 
 def one_hot_inputs(idx: torch.Tensor, in_dim: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:

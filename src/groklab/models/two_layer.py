@@ -19,10 +19,26 @@ the CPU, then casts to the working dtype/device. So a member equals a stand-alon
 seed (and the same dtype), and the float32 and float64 models start from the same (rounded) weights; W
 equals ``nn.Linear(D, K, bias=False).weight`` after ``torch.manual_seed(seed)``. ``top_init_scale``
 multiplies V after drawing (0 gives the paper's zero-init). Complex weights start as these real values
-with zero imaginary part, as in the reference (which casts the initialised real weights to cfloat).
+with zero imaginary part, as in the reference (which casts the initialised real weights to cfloat). Note
+that from such an init the gradient of Re(output) in the imaginary parts is exactly zero (tested), so
+SGD/Adam/Muon keep the weights real: the reference's complex mode computes the real network at 4x the
+cost unless something else breaks the symmetry.
 
-End-to-end cost (2-core CPU, torch 2.13, float32, sigma=x^2, class-centred MSE, forward + backward),
-measured with the benchmark described in the report: see ``groklab.models`` package docs.
+End-to-end cost of forward + backward (sigma=x^2, class-centred MSE, float32, 2-core CI-like CPU, torch
+2.13; best of 15-60 interleaved steps, quiet machine):
+
+=====================================  ==========================  ===========  ==========
+case                                   fused gather (this model)   gather+act   dense bmm
+=====================================  ==========================  ===========  ==========
+S=1, Z71, K=2048, n=2016               20-22 ms (fwd 6.6 ms)       21-25 ms     35-41 ms
+S=8, Z23, K=512, n=212                 2.7 ms (0.34 ms/member)     2.7 ms       3.3-3.6 ms
+S=1, Z23, K=512, n=212                 0.50 ms                     0.50 ms      0.55 ms
+S=1, Z71, K=2048, n=2016, float64      40 ms                       42 ms        65 ms
+=====================================  ==========================  ===========  ==========
+
+At Z71 the three output-layer GEMMs are ~15 ms of the step (the floor); the lower ends of the ranges are
+with glibc's malloc told to keep large blocks (``MALLOC_MMAP_THRESHOLD_``/``MALLOC_TRIM_THRESHOLD_`` or
+``mallopt``), which removes the page faults of fresh 16 MiB activations on every step.
 """
 
 from __future__ import annotations
