@@ -7,13 +7,13 @@ STAMP := $(VENV)/.groklab-installed
 TORCH_PIN ?= torch==2.13.0
 GAP_PACKAGES := gap-core gap-libs gap-smallgrp
 
-.PHONY: demo test test-quick gap bench clean
+.PHONY: demo test test-quick gap browser bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH_PIN)"
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev,ray]"
 	@touch $(STAMP)
 
 # GAP is only needed for the SmallGroups catalog; install it where we can, explain where we cannot.
@@ -27,10 +27,21 @@ gap:
 		echo "GAP not found: install it with 'sudo apt-get install $(GAP_PACKAGES)' (GAP-only tests will skip)"; \
 	fi
 
+# Debian chromium renders the HTML report in the browser test (skipped, with this hint, without it).
+browser:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
+		true; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium with apt-get (for the report's browser test)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "chromium not found: install it with 'sudo apt-get install chromium' (the report browser test will skip)"; \
+	fi
+
 demo: $(STAMP)
 	$(BIN)/groklab demo --quick
 
-test: $(STAMP) gap
+test: $(STAMP) gap browser
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

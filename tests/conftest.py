@@ -1,6 +1,14 @@
-"""Shared test set-up: tests marked `@pytest.mark.gap` skip (with the install hint) when GAP is absent."""
+"""Shared test set-up.
+
+- Tests marked `@pytest.mark.gap` skip (with the install hint) when GAP is absent.
+- Torch runs on one thread: the suite's models are small, and on a shared 2-core machine two
+  intra-op threads waiting on each other made small-model steps 10-20x slower. Numbers are unaffected.
+"""
 
 import pytest
+import torch
+
+torch.set_num_threads(1)
 
 
 def pytest_collection_modifyitems(config, items):

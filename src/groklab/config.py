@@ -70,6 +70,17 @@ class ModelConfig(_Section):
     dropout: float = Field(0.2, ge=0, lt=1)
     rope: Literal["sequence", "none", "heads"] = "sequence"
     rope_base: float = Field(1e6, gt=0)
+    head_classes: Literal["labels", "vocab"] = "labels"  # "vocab": the base code's vocabulary-wide head
+
+    @model_validator(mode="after")
+    def _transformer_heads(self):
+        if self.kind == "transformer":
+            if self.width % self.heads:
+                raise ValueError(f"model.width={self.width} must be divisible by model.heads={self.heads}")
+            if self.rope != "none" and (self.width // self.heads) % 2:
+                raise ValueError(f"RoPE needs an even head dim, got model.width/model.heads={self.width // self.heads}; "
+                                 "change model.width or model.heads, or set model.rope=none")
+        return self
 
 
 class LossConfig(_Section):
@@ -168,6 +179,8 @@ class RunConfig(_Section):
             raise ValueError(f"per-member lists (train.seeds, optim.lr, optim.weight_decay) must share one length, got {sorted(sizes)}")
         if self.model.ridge_lambda is not None and self.loss.kind != "mse":
             raise ValueError("model.ridge_lambda (ridge top layer) needs loss.kind=mse")
+        if self.model.kind == "transformer" and self.optim.kind == "muon" and self.optim.muon_routing == "li2":
+            raise ValueError("optim.muon_routing=li2 routes the two-layer net's W; a transformer needs optim.muon_routing=hidden")
         return self
 
     @property

@@ -62,6 +62,11 @@ CREATE TABLE IF NOT EXISTS sweeps (
     spec TEXT,
     created REAL
 );
+CREATE TABLE IF NOT EXISTS sweep_runs (
+    sweep_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    PRIMARY KEY (sweep_id, run_id)
+);
 """
 
 METRIC_COLUMNS = ("train_loss", "train_acc", "test_loss", "test_acc", "collapse")
@@ -137,6 +142,16 @@ class Store:
             if status is not None:
                 c.execute("UPDATE runs SET status=?, updated=? WHERE run_id=?", (status, time.time(), run_id))
 
+    def update_summary(self, run_id: str, fields: dict) -> dict:
+        """Merge `fields` into a run's stored summary (one transaction); returns the new summary."""
+        with self.transaction() as c:
+            row = c.execute("SELECT summary FROM runs WHERE run_id=?", (run_id,)).fetchone()
+            if row is None:
+                raise GroklabError(f"no run {run_id!r} in {self.path}")
+            summary = dict(json.loads(row[0]) if row[0] else {}, **fields)
+            c.execute("UPDATE runs SET summary=?, updated=? WHERE run_id=?", (json.dumps(summary), time.time(), run_id))
+        return summary
+
     def fail_run(self, run_id: str, error: str) -> None:
         with self.transaction() as c:
             c.execute("UPDATE runs SET status='failed', error=?, updated=? WHERE run_id=?", (error, time.time(), run_id))
@@ -148,6 +163,23 @@ class Store:
     def record_sweep(self, sweep_id: str, spec: dict) -> None:
         with self.transaction() as c:
             c.execute("INSERT OR IGNORE INTO sweeps VALUES (?,?,?)", (sweep_id, json.dumps(spec), time.time()))
+
+    def link_sweep_runs(self, sweep_id: str, run_ids: Iterable[str]) -> None:
+        """Record which runs belong to a sweep (a run shared by two sweeps belongs to both)."""
+        with self.transaction() as c:
+            c.executemany("INSERT OR IGNORE INTO sweep_runs VALUES (?,?)", [(sweep_id, r) for r in run_ids])
+
+    def sweep_run_ids(self, sweep_id: str) -> list[str]:
+        rows = self._conn.execute("SELECT run_id FROM sweep_runs WHERE sweep_id=? ORDER BY run_id", (sweep_id,))
+        return [r[0] for r in rows]
+
+    def sweeps(self) -> pd.DataFrame:
+        """Recorded sweeps with their spec decoded and their number of runs."""
+        df = pd.read_sql_query("""SELECT s.sweep_id, s.spec, s.created, COUNT(r.run_id) AS runs FROM sweeps s
+                                  LEFT JOIN sweep_runs r ON r.sweep_id = s.sweep_id
+                                  GROUP BY s.sweep_id ORDER BY s.created""", self._conn)
+        df["spec"] = df["spec"].map(lambda s: json.loads(s) if s else {})
+        return df
 
     # -- reads -------------------------------------------------------------------------------
     def run_status(self, run_id: str) -> str | None:
@@ -171,7 +203,7 @@ class Store:
         except (sqlite3.Error, pd.errors.DatabaseError) as err:
             raise GroklabError(f"bad query {where!r}: {err}") from None
         for col in ("config", "summary"):
-            df[col] = df[col].map(lambda s: json.loads(s) if s else {})
+            df[col] = df[col].map(lambda s: json.loads(s) if isinstance(s, str) and s else {})  # NULL may read as NaN
         return df
 
     def run(self, run_id: str) -> dict:

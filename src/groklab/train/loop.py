@@ -23,6 +23,7 @@ from groklab.store import Store
 from groklab.train import checkpoint as ckpt
 from groklab.train.grokking import GrokThresholds, detect_grokking
 from groklab.train.setup import EnsembleData, setup
+from groklab.train.tensorboard import TensorBoardLogger, require_tensorboard
 
 EVAL_CHUNK_ELEMENTS = 2**25  # members × rows × width per evaluation chunk (bounds activation memory)
 
@@ -105,19 +106,23 @@ def _accuracy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model, loss_fn, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-member mean loss and accuracy over a dataset, in row chunks to bound memory."""
+def evaluate(model, loss_fn, x: torch.Tensor, y: torch.Tensor, collapse_fn=None) -> tuple[torch.Tensor, ...]:
+    """Per-member mean loss and accuracy over a dataset, in row chunks to bound memory (and, given
+    `collapse_fn`, the mean softmax-collapse fraction from the same logits, as a third value)."""
     S, n = y.shape
-    width = getattr(model, "width", 1024)
+    width = getattr(model, "row_elements", getattr(model, "width", 1024))  # activation elements per row
     chunk = max(1, EVAL_CHUNK_ELEMENTS // max(1, S * width))
     loss = torch.zeros(S, dtype=torch.float64, device=y.device)
     correct = torch.zeros(S, dtype=torch.float64, device=y.device)
+    collapse = torch.zeros(S, dtype=torch.float64, device=y.device)
     for i in range(0, n, chunk):
         logits = model(x[:, i : i + chunk])
         rows = logits.shape[1]
         loss += loss_fn(logits, y[:, i : i + chunk]).to(torch.float64) * rows
         correct += _accuracy(logits, y[:, i : i + chunk]) * rows
-    return loss / n, correct / n
+        if collapse_fn is not None:
+            collapse += collapse_fn(logits).to(torch.float64) * rows
+    return (loss / n, correct / n) if collapse_fn is None else (loss / n, correct / n, collapse / n)
 
 
 def _minibatch_epoch(model, loss_fn, optimizer, data, batch_size, generators, active):
@@ -193,11 +198,17 @@ def train(cfg: RunConfig, *, store: Store | None = None, sweep_id: str | None = 
 
     Skips training when the store already has every member complete (unless `force`), and resumes
     from the ensemble's last resume checkpoint when one exists.
+
+    Train accuracy with minibatches is the train-mode running mean over the epoch's batches (dropout
+    on), as the Muon paper's base code logs it; that value feeds the grokking "train accuracy has
+    stabilised" test. The eval-mode train accuracy at eval epochs is the series `train_acc_eval`.
     """
     store = store or Store(cfg.store.path)
     _, run_ids, ensemble_id = plan_members(cfg)
     if not force and store.completed(run_ids) == set(run_ids):
         return [dict(store.run(r)["summary"], skipped=True) for r in run_ids]
+    if cfg.train.tensorboard:
+        require_tensorboard()  # before anything is recorded as running
     record_start(store, cfg, sweep_id=sweep_id)
     outcome = run_ensemble(cfg, store.folder / "runs" / ensemble_id, hooks=hooks, progress=progress, force=force,
                            on_epoch=on_epoch)
@@ -228,7 +239,12 @@ def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), 
             g.set_state(state)
     full_batch = t.batch_size is None or t.batch_size >= data.y_train.shape[1]
     collapse_fn = _collapse_fn(cfg)
+    # Minibatch or dropout: the logged train accuracy is the train-mode running mean over the epoch (as the
+    # Muon paper's base code logs it, and what detect_grokking's "train accuracy stabilised" test reads);
+    # at eval epochs the eval-mode accuracy of the end-of-epoch parameters is stored as series `train_acc_eval`.
+    eval_mode_train_acc = not full_batch or getattr(model, "dropout", 0.0) > 0
     bar = _progress_bar(cfg, start, progress)
+    tensorboard = TensorBoardLogger(folder, run_ids, history) if t.tensorboard else None
     clock = time.perf_counter() - elapsed
 
     for epoch in range(start, t.epochs + 1):
@@ -251,8 +267,11 @@ def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), 
         if epoch % t.eval_every == 0 or last:
             model.eval()
             test_loss, test_acc = evaluate(model, loss_fn, data.x_test, data.y_test)
-            if collapse_fn is not None:
-                collapse = collapse_fn(logits.detach() if full_batch else model(data.x_train)).to(torch.float64)
+            if eval_mode_train_acc:  # series only; the running train-mode value feeds grokking detection
+                train_eval = evaluate(model, loss_fn, data.x_train, data.y_train, collapse_fn=collapse_fn)
+                history.series.append((epoch, "train_acc_eval", train_eval[1].cpu().numpy()))
+            if collapse_fn is not None:  # minibatch: from the eval-mode pass above
+                collapse = (collapse_fn(logits.detach()) if full_batch else train_eval[2]).to(torch.float64)
         for hook in hooks:
             if hook.every and (epoch % hook.every == 0 or last):
                 for key, value in hook(HookContext(epoch, cfg, model, data, active)).items():
@@ -267,6 +286,8 @@ def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), 
         for name, value in (("train_loss", train_loss), ("train_acc", train_acc), ("test_loss", test_loss),
                             ("test_acc", test_acc), ("collapse", collapse)):
             getattr(history, name).append(value.cpu().numpy())
+        if tensorboard is not None:
+            tensorboard.log(epoch, history)
 
         if ckpt.snapshot_due(epoch, dense_until=t.checkpoint_dense_until, every=t.checkpoint_every, last_epoch=t.epochs):
             ckpt.save_snapshot(folder, epoch, model)
@@ -290,6 +311,8 @@ def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), 
             break
     if bar is not None:
         bar.close()
+    if tensorboard is not None:
+        tensorboard.close()
 
     wall = time.perf_counter() - clock
     results = _summaries(cfg, members, run_ids, seeds, history, diverged_at, wall)

@@ -88,7 +88,7 @@ def build_model(cfg: RunConfig, task: TaskData, data: EnsembleData, seeds: list[
     return TransformerEnsemble(
         vocab_size=data.input_size, seq_len=data.x_train.shape[-1], num_classes=task.num_classes, width=m.width,
         depth=m.depth, heads=m.heads, dropout=m.dropout, rope=m.rope, rope_base=m.rope_base, seeds=seeds,
-        dtype=dtype, device=device,
+        dtype=dtype, device=device, head_classes=data.input_size if m.head_classes == "vocab" else None,
     )
 
 

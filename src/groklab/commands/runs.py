@@ -1,0 +1,186 @@
+"""`groklab runs list|show|export`: what the store holds, as tables, JSON, CSV or Parquet."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Optional
+
+import typer
+
+from groklab.commands.common import print_json
+
+runs_app = typer.Typer(no_args_is_help=True, help="List, show and export stored runs (SQL --where; config.<key> and "
+                       "summary.<key> read the stored JSON, e.g. --where \"config.optim.weight_decay > 0\").")
+
+STORE_HELP = "SQLite store (default: store.path, i.e. GROKLAB_STORE or ./groklab-runs/runs.sqlite)."
+WHERE_HELP = "SQL filter over runs, e.g. \"status = 'complete' AND config.task.group = 'Z23'\"."
+FORMATS = ("csv", "parquet")
+TABLES = ("runs", "metrics", "series")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(runs_app, name="runs")
+
+
+def _store(path: str | None):
+    from groklab.config import StoreConfig
+    from groklab.sweep.query import open_store
+
+    return open_store(path or StoreConfig().path)
+
+
+def _run_object(row: dict) -> dict:
+    """The JSON form of one run: id, sweep, status, seed, config and summary (and error when failed)."""
+    row = {k: _none_if_nan(v) for k, v in row.items()}
+    return dict(id=row["run_id"], sweep=row["sweep_id"], status=row["status"], seed=row["seed"], name=row["name"],
+                ensemble=row["ensemble_id"], config=row["config"], summary=row["summary"], error=row["error"])
+
+
+@runs_app.command("list")
+def list_command(
+    where: Optional[str] = typer.Option(None, "--where", help=WHERE_HELP),
+    sweep: Optional[str] = typer.Option(None, "--sweep", help="Only the runs of this sweep (id or prefix)."),
+    status: Optional[str] = typer.Option(None, "--status", help="running, complete or failed."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="At most this many runs (the newest)."),
+    store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line per run."),
+):
+    """List runs: id, sweep, status, seed, lr, weight decay, grok epoch, final test accuracy."""
+    from groklab.sweep.query import runs_frame
+
+    _check_status(status)
+    df = runs_frame(_store(store), where=where, sweep=sweep, status=status, flatten=False)
+    if limit is not None:
+        df = df.tail(max(0, limit))
+    rows = df.to_dict("records")
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(_run_object(row), default=str))
+        return
+    if not rows:
+        typer.echo("no runs")
+        return
+    fmt = lambda v, spec="": "-" if v is None or v != v else format(v, spec)  # noqa: E731 - NaN != NaN
+    table = [["run", "sweep", "status", "seed", "lr", "wd", "grok", "test_acc", "name"]]
+    for r in rows:
+        r = {k: _none_if_nan(v) for k, v in r.items()}
+        c, s = r["config"], r["summary"]
+        table.append([r["run_id"][:8], (r["sweep_id"] or "-")[:8], r["status"], fmt(r["seed"], "d"),
+                      fmt(c.get("optim", {}).get("lr"), "g"), fmt(c.get("optim", {}).get("weight_decay"), "g"),
+                      fmt(s.get("grok_epoch"), "d"), fmt(s.get("final_test_acc"), ".3f"), str(r["name"])])
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    typer.echo(f"{len(rows)} run(s)")
+
+
+@runs_app.command("show")
+def show_command(
+    run_id: str = typer.Argument(..., help="Run id or a unique prefix."),
+    store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="The run as one JSON object (with its metric rows)."),
+):
+    """One run: config, summary, error, metric and series counts, checkpoint folder."""
+    db = _store(store)
+    row = {k: _none_if_nan(v) for k, v in db.run(run_id).items()}
+    metrics = db.metrics([row["run_id"]])
+    series = db.series([row["run_id"]])
+    if as_json:
+        obj = dict(_run_object(row), folder=row["folder"], created=row["created"], updated=row["updated"],
+                   metrics=json.loads(metrics.drop(columns=["run_id"]).to_json(orient="records")),
+                   series_keys=sorted(series["key"].unique().tolist()))
+        print_json(obj)
+        return
+    typer.echo(f"run {row['run_id']}  status {row['status']}  seed {row['seed']}  name {row['name']}")
+    typer.echo(f"sweep {row['sweep_id'] or '-'}  ensemble {row['ensemble_id'] or '-'} (member {row['member']})")
+    typer.echo(f"folder {row['folder'] or '-'}")
+    if row["error"]:
+        typer.echo(f"error: {row['error'].splitlines()[0]}")
+    typer.echo("config:")
+    for key, value in _flatten(row["config"]).items():
+        typer.echo(f"  {key} = {json.dumps(value)}")
+    if row["summary"]:
+        typer.echo("summary:")
+        for key, value in row["summary"].items():
+            typer.echo(f"  {key} = {json.dumps(value)}")
+    typer.echo(f"metrics: {len(metrics)} epochs" + (f" ({int(metrics['epoch'].min())}..{int(metrics['epoch'].max())})"
+                                                   if len(metrics) else ""))
+    if len(series):
+        typer.echo(f"series: {', '.join(sorted(series['key'].unique()))}")
+
+
+@runs_app.command("export")
+def export_command(
+    out: Optional[str] = typer.Argument(None, help="Output file (default: CSV on stdout)."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="csv or parquet (default: from OUT's suffix, else csv)."),
+    table: str = typer.Option("runs", "--table", help="runs (config/summary flattened to columns), metrics or series."),
+    where: Optional[str] = typer.Option(None, "--where", help=WHERE_HELP),
+    sweep: Optional[str] = typer.Option(None, "--sweep", help="Only the runs of this sweep (id or prefix)."),
+    status: Optional[str] = typer.Option(None, "--status", help="running, complete or failed."),
+    store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
+):
+    """Export runs, metrics or series for pandas/R/spreadsheets."""
+    from pathlib import Path
+
+    from groklab.errors import GroklabError
+    from groklab.sweep.query import metrics_frame, runs_frame, series_frame
+
+    if fmt is None:
+        fmt = "parquet" if out and Path(out).suffix.lower() in (".parquet", ".pq") else "csv"
+    if fmt not in FORMATS:
+        raise GroklabError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if table not in TABLES:
+        raise GroklabError(f"unknown table {table!r}; choose one of {', '.join(TABLES)}")
+    if fmt == "parquet" and out is None:
+        raise GroklabError("--format parquet needs an output file, e.g. groklab runs export runs.parquet")
+    _check_status(status)
+    db = _store(store)
+    frame = {"runs": runs_frame, "metrics": metrics_frame, "series": series_frame}[table](
+        db, where=where, sweep=sweep, status=status)
+    if fmt == "csv":
+        frame = _json_cells(frame)
+        if out is None:
+            frame.to_csv(sys.stdout, index=False)
+        else:
+            frame.to_csv(out, index=False)
+    else:
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise GroklabError("--format parquet needs pyarrow: pip install pyarrow") from None
+        _json_cells(frame).to_parquet(out, index=False)
+    if out is not None:
+        typer.echo(f"wrote {len(frame)} rows to {out}", err=True)
+
+
+def _json_cells(frame):
+    """Lists/dicts (e.g. optim.betas) as JSON text, so every column has one scalar type."""
+    frame = frame.copy()
+    for col in frame.columns:
+        if frame[col].dtype == object and frame[col].map(lambda v: isinstance(v, (list, tuple, dict))).any():
+            frame[col] = frame[col].map(lambda v: json.dumps(v) if isinstance(v, (list, tuple, dict)) else v)
+    return frame
+
+
+def _none_if_nan(value):
+    """SQL NULLs in a column that also holds numbers or text read back as NaN."""
+    return None if isinstance(value, float) and value != value else value
+
+
+def _check_status(status: str | None) -> None:
+    from groklab.errors import GroklabError
+    from groklab.store import RUN_STATUSES
+
+    if status is not None and status not in RUN_STATUSES:
+        raise GroklabError(f"unknown run status {status!r}; choose one of {', '.join(RUN_STATUSES)}")
+
+
+def _flatten(data: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out

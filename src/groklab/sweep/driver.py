@@ -1,0 +1,258 @@
+"""The sweep driver: plan, hand ensembles to an executor, and write every result to the store itself.
+
+Only the driver writes the database, each run's results in one transaction (`record_outcome`), so a
+driver killed at any instant leaves every run either complete with all its rows, or 'running'/absent
+with none — and the next sweep redoes exactly those (from their resume checkpoints when the ensemble
+is unchanged). A failing ensemble is retried (`retries` times, default 1); then its runs are
+recorded as failed with the error and the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from groklab.config import RunConfig
+from groklab.errors import GroklabError
+from groklab.store import Store
+from groklab.sweep.plan import Plan, make_plan
+from groklab.sweep.spec import SweepSpec, load_spec
+from groklab.sweep.worker import Job, JobResult, build_hooks
+from groklab.train.loop import record_outcome, record_start
+
+EXECUTORS = ("local", "ray")
+DEFAULT_RETRIES = 1
+POLL_S = 0.25
+
+
+@dataclass
+class SweepReport:
+    sweep_id: str
+    name: str
+    store: str
+    planned: int
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    wall_seconds: float = 0.0
+    failures: list[dict] = field(default_factory=list)  # run_id, ensemble, attempts, error (last line)
+    runs: list[dict] = field(default_factory=list)  # run_id, status, grid point, summary
+
+    def to_dict(self) -> dict:
+        return dict(sweep_id=self.sweep_id, name=self.name, store=self.store, planned=self.planned, done=self.done,
+                    skipped=self.skipped, failed=self.failed, wall_seconds=round(self.wall_seconds, 3),
+                    failures=self.failures, runs=self.runs)
+
+    def summary_line(self) -> str:
+        return (f"sweep {self.sweep_id} ({self.name}): {self.planned} runs: {self.done} done, {self.skipped} skipped "
+                f"(already complete), {self.failed} failed in {_duration(self.wall_seconds)}; store {self.store}")
+
+
+def _duration(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s" if m else f"{seconds:.1f}s"
+
+
+def _as_spec(spec: SweepSpec | str | Path) -> SweepSpec:
+    return spec if isinstance(spec, SweepSpec) else load_spec(spec)
+
+
+def _store_path(spec: SweepSpec, store_path: str | Path | None) -> str:
+    return str(store_path) if store_path is not None else RunConfig.model_validate(spec.base_config).store.path
+
+
+def plan_sweep(spec: SweepSpec | str | Path, *, workers: int | None = None, memory_budget: int | None = None,
+               max_members: int | None = None, store_path: str | Path | None = None) -> Plan:
+    """The plan, with runs already complete in the store marked (reads the store only if it exists)."""
+    spec = _as_spec(spec)
+    path = _store_path(spec, store_path)
+    plan = make_plan(spec, workers=workers, memory_budget=memory_budget, max_members=max_members, store_path=path)
+    if Path(path).is_file():
+        store = Store(path)
+        try:
+            done = store.completed(r.run_id for r in plan.runs)
+        finally:
+            store.close()
+        for r in plan.runs:
+            r.complete = r.run_id in done
+    return plan
+
+
+def check_executor(executor: str) -> None:
+    if executor not in EXECUTORS:
+        raise GroklabError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
+
+
+def make_executor(executor: str, plan: Plan, *, address: str | None = None):
+    check_executor(executor)
+    if executor == "ray":
+        from groklab.sweep.ray_exec import RayExecutor
+
+        return RayExecutor(plan.workers or None, address, gpus_per_task=1.0 if plan.device == "cuda" else 0.0)
+    if plan.workers == 0:
+        from groklab.sweep.local import InProcessExecutor
+
+        return InProcessExecutor()
+    from groklab.sweep.local import LocalExecutor
+
+    return LocalExecutor(plan.workers)
+
+
+def run_sweep(spec: SweepSpec | str | Path, *, executor: str = "local", workers: int | None = None,
+              address: str | None = None, retries: int | None = None, memory_budget: int | None = None,
+              max_members: int | None = None, store_path: str | Path | None = None, progress: bool | None = None,
+              echo: Callable[[str], None] | None = None) -> SweepReport:
+    """Run every run of `spec` not yet complete in the store; return what happened.
+
+    executor: "local" (`workers` processes, default one per core; 0 trains in this process) or "ray"
+    (`address` None starts a local Ray with `workers` CPUs; "auto" joins a running cluster).
+    progress: None shows the bar only when stderr is a terminal.
+    """
+    check_executor(executor)
+    spec = _as_spec(spec)
+    if retries is None:
+        retries = spec.retries if spec.retries is not None else DEFAULT_RETRIES
+    if retries < 0:
+        raise GroklabError(f"retries must be >= 0, got {retries}")
+    # Everything that can fail on user input happens before the store is opened: nothing is written.
+    plan = make_plan(spec, workers=workers, memory_budget=memory_budget, max_members=max_members,
+                     store_path=_store_path(spec, store_path))
+    _check_hooks(plan)
+    pool = make_executor(executor, plan, address=address)
+    store = Store(plan.store_path)
+    try:
+        return _drive(plan, pool, store, retries, progress, echo)
+    finally:
+        store.close()
+
+
+def _check_hooks(plan: Plan) -> None:
+    """Build each ensemble's Li2 hooks once here, so that a config they reject (a GroklabError) stops the
+    sweep before anything is written instead of failing every ensemble in the workers."""
+    checked = set()
+    for e in plan.pending_ensembles:
+        cfg = e.runs[0].cfg
+        key = (cfg.li2.every, cfg.model.kind, cfg.model.complex_weights, cfg.task.op)
+        if cfg.li2.every > 0 and key not in checked:
+            checked.add(key)
+            build_hooks(cfg)
+
+
+def _drive(plan: Plan, pool, store: Store, retries: int, progress: bool | None, echo) -> SweepReport:
+    start = time.perf_counter()
+    run_ids = [r.run_id for r in plan.runs]
+    store.record_sweep(plan.sweep_id, plan.spec.to_dict())
+    store.link_sweep_runs(plan.sweep_id, run_ids)
+    done_before = store.completed(run_ids)
+    for r in plan.runs:
+        r.complete = r.run_id in done_before
+    report = SweepReport(plan.sweep_id, plan.spec.name, plan.store_path, len(plan.runs), skipped=len(done_before))
+
+    queue = deque(_job(plan, e) for e in plan.pending_ensembles)
+    to_run = sum(len(j.run_ids) for j in queue)
+    bar = _bar(plan, to_run, progress)
+    say = echo or (lambda msg: (bar.write(msg, file=sys.stderr) if bar is not None else print(msg, file=sys.stderr)))
+    attempts: dict[int, int] = {}
+    running: dict[int, Job] = {}
+    fraction: dict[int, float] = {}  # job key -> share of its epochs done (for the bar)
+    finished = 0.0
+    try:
+        while queue or running:
+            while queue and len(running) < pool.slots:
+                job = queue.popleft()
+                record_start(store, job.cfg, sweep_id=plan.sweep_id)
+                pool.submit(job)
+                running[job.key] = job
+            for job, result in pool.wait(POLL_S):
+                running.pop(job.key, None)
+                fraction.pop(job.key, None)
+                error = result.error or _mismatch(job, result)
+                if error is None:
+                    record_outcome(store, result.outcome)
+                    report.done += len(job.run_ids)
+                    finished += len(job.run_ids)
+                    continue
+                attempts[job.key] = attempts.get(job.key, 0) + 1
+                last_line = _last_line(error)
+                if attempts[job.key] <= retries:
+                    say(f"ensemble {job.key} ({len(job.run_ids)} runs) failed, attempt {attempts[job.key]} of "
+                        f"{retries + 1}: {last_line}; retrying")
+                    queue.append(job)
+                    continue
+                _record_failure(store, job, attempts[job.key], error)
+                say(f"ensemble {job.key} ({len(job.run_ids)} runs) failed {attempts[job.key]} times: {last_line}; "
+                    "recorded its runs as failed")
+                report.failed += len(job.run_ids)
+                report.failures += [dict(run_id=r, ensemble=job.key, attempts=attempts[job.key], error=last_line)
+                                    for r in job.run_ids]
+                finished += len(job.run_ids)
+            for key, epoch in pool.epochs().items():
+                if key in running:
+                    fraction[key] = min(1.0, (epoch + 1) / running[key].epochs)
+            if bar is not None:
+                value = finished + sum(len(running[k].run_ids) * f for k, f in fraction.items() if k in running)
+                bar.update(max(0.0, value - bar.n))
+                bar.set_postfix_str(f"done {report.done}, failed {report.failed}", refresh=False)
+    except BaseException:
+        pool.close(abort=True)
+        if bar is not None:
+            bar.close()
+        raise
+    pool.close()
+    if bar is not None:
+        bar.close()
+    report.wall_seconds = time.perf_counter() - start
+    report.runs = _run_rows(store, plan)
+    return report
+
+
+def _job(plan: Plan, ensemble) -> Job:
+    folder = Path(plan.store_path).parent / "runs" / ensemble.ensemble_id
+    return Job(ensemble.index, ensemble.config(), str(folder), [r.run_id for r in ensemble.pending])
+
+
+def _mismatch(job: Job, result: JobResult) -> str | None:
+    if result.outcome is None:
+        return "worker returned no outcome"
+    if list(result.outcome.run_ids) != list(job.run_ids):
+        return f"worker returned runs {result.outcome.run_ids}, expected {job.run_ids}"
+    return None
+
+
+def _last_line(error: str) -> str:
+    lines = [line for line in error.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "unknown error"
+
+
+def _record_failure(store: Store, job: Job, attempts: int, error: str) -> None:
+    text = f"failed after {attempts} attempt(s): {_last_line(error)}\n{error}"
+    for run_id in job.run_ids:
+        store.fail_run(run_id, text)
+
+
+def _run_rows(store: Store, plan: Plan) -> list[dict]:
+    ids = [r.run_id for r in plan.runs]
+    df = store.runs("run_id IN (SELECT run_id FROM sweep_runs WHERE sweep_id = ?)", (plan.sweep_id,))
+    by_id = {row.run_id: row for row in df.itertuples(index=False)}
+    rows = []
+    for r, run_id in zip(plan.runs, ids):
+        row = by_id.get(run_id)
+        rows.append(dict(run_id=run_id, status=row.status if row is not None else "missing", **r.point,
+                         summary=row.summary if row is not None else {},
+                         error=_last_line(row.error) if row is not None and isinstance(row.error, str) else None))
+    return rows
+
+
+def _bar(plan: Plan, total: int, progress: bool | None):
+    if progress is False or total == 0:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=f"sweep {plan.spec.name}", unit="run", file=sys.stderr, dynamic_ncols=True,
+                disable=None if progress is None else not progress,  # None: only on a terminal
+                bar_format="{l_bar}{bar}| {n:.1f}/{total} runs [{elapsed}<{remaining}{postfix}]")
