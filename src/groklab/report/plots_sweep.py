@@ -1,0 +1,195 @@
+"""Figures of a sweep: phase diagram, grok-epoch distributions, survival curves, grouped test curves.
+
+Same conventions as `plots`: frames/arrays in, a pyplot-free `Figure` out, every axis labelled
+with its unit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+from groklab.report.plots import ACCURACY_LABEL, EPOCH_LABEL, colours, new_figure
+
+
+def _edges(values: np.ndarray) -> np.ndarray:
+    """Cell edges around sorted, distinct centres (midpoints; the outer cells mirror their neighbour)."""
+    v = np.asarray(values, dtype=float)
+    if v.size == 1:
+        return np.array([v[0] * 0.9, v[0] * 1.1]) if v[0] else np.array([-0.5, 0.5])
+    mid = (v[1:] + v[:-1]) / 2
+    return np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
+
+
+def _boundary(order: int, c: float, d_max: int) -> float:
+    """Li2's predicted critical fraction, NaN where it leaves (0, 1) (tiny groups: every pair is needed)."""
+    from groklab.errors import GroklabError
+    from groklab.li2.theory import critical_ratio
+
+    try:
+        return critical_ratio(order, c=c, d_max=d_max)
+    except GroklabError:
+        return float("nan")
+
+
+def phase_figure(table: pd.DataFrame, *, c: float, fitted: dict | None = None,
+                 title: str = "Phase diagram: test accuracy vs training fraction and |G|") -> Figure:
+    """Mean final test accuracy per (|G|, training fraction) cell with the predicted boundary.
+
+    table: columns order, fraction, test_acc (one row per run) and optionally d_max (largest irrep
+    degree). The boundary is p* = corr·c·ln M/M (Li2 Thm 4 / Fig. 5; corr = d_max/2 for non-abelian
+    groups), drawn for each d_max present; `fitted` (from `fit_critical_constant`) adds the boundary
+    with the constant fitted to these cells and the measured transition points.
+    """
+    cells = table.groupby(["order", "fraction"], as_index=False)["test_acc"].mean()
+    orders = np.sort(cells["order"].unique())
+    x_edges = _edges(orders)
+    fig = new_figure(8, 5.5)
+    ax = fig.add_subplot()
+    # A shared grid of fractions (missing cells left empty) when the columns share their fractions;
+    # otherwise one column per order with its own cells: critical-ratio sweeps probe every M at its
+    # own fractions (p = c·ln M/M), so their rows do not line up.
+    all_fracs = np.sort(cells["fraction"].unique())
+    widest = cells.groupby("order")["fraction"].nunique().max()
+    shared = all_fracs.size <= 1.5 * widest
+    y_lo, y_hi, mesh, missing = np.inf, -np.inf, None, False
+    for i, order in enumerate(orders):
+        column = cells[cells["order"] == order].set_index("fraction")["test_acc"].sort_index()
+        fracs = all_fracs if shared else column.index.to_numpy()
+        values = column.reindex(fracs).to_numpy()
+        missing |= bool(np.isnan(values).any())
+        y_edges = np.clip(_edges(fracs), 1e-4, 1.0)
+        mesh = ax.pcolormesh(x_edges[i : i + 2], y_edges, np.ma.masked_invalid(values[:, None]), cmap="viridis",
+                             vmin=0, vmax=1, edgecolors="white", linewidth=0.5)
+        y_lo, y_hi = min(y_lo, y_edges[0]), max(y_hi, y_edges[-1])
+    fig.colorbar(mesh, ax=ax, label="final test accuracy (fraction, mean over seeds)")
+    ragged = missing or not shared
+    lo, hi = x_edges[0], x_edges[-1]
+    m = np.arange(max(2, int(np.floor(lo))), int(np.ceil(hi)) + 1)
+    d_maxes = sorted(int(d) for d in table["d_max"].unique()) if "d_max" in table else [1]
+    for d in d_maxes:
+        corr = 1.0 if d <= 1 else d / 2
+        label = f"predicted p* = {c:g}·ln M/M" if d <= 1 else f"predicted p* = {corr:g}·{c:g}·ln M/M (d_max = {d})"
+        ax.plot(m, [_boundary(int(x), c, d) for x in m], color="white", lw=2.2, ls="--" if d <= 1 else "-.", label=label)
+    if fitted and np.isfinite(fitted.get("c", np.nan)):
+        ax.plot(m, fitted["c"] * np.log(m) / m, color="#ff7f0e", lw=1.8, label=f"fitted c = {fitted['c']:.3g}")
+        pts = [(o, p) for o, p in fitted.get("p_star", {}).items() if np.isfinite(p)]
+        if pts:
+            ax.plot(*zip(*pts), "o", color="#ff7f0e", mec="black", label="measured transition (acc = 0.5)")
+    if not shared and y_hi / y_lo > 8:
+        ax.set_yscale("log")  # fractions ∝ ln M/M span a decade across group sizes
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set(xlabel="group order |G| = M (elements)", ylabel="training fraction p (of all pairs)", title=title,
+           xlim=(lo, hi), ylim=(y_lo, y_hi))
+    handles, _ = ax.get_legend_handles_labels()
+    if ragged:
+        ax.set_facecolor("0.85")  # where a column has no cell, the background shows
+        handles.append(Patch(facecolor="0.85", edgecolor="white", label="no completed run"))
+    ax.legend(handles=handles, fontsize=8, loc="upper right", facecolor="0.35", labelcolor="white", framealpha=0.8)
+    return fig
+
+
+@dataclass
+class GrokGroup:
+    """Grok epochs of one group of runs; None/NaN where a run did not grok (censored)."""
+
+    label: str
+    first: np.ndarray  # first-crossing grok epoch per run (NaN: censored)
+    sustained: np.ndarray  # sustained grok epoch per run (NaN: censored)
+    censor_at: np.ndarray  # last observed epoch per run (budget or divergence), the censoring time
+
+
+def grok_box_figure(groups: Sequence[GrokGroup], *, title: str = "Grok epochs per group") -> Figure:
+    """Boxplots (Muon paper Fig. 4 style) of first-crossing and sustained grok epochs, runs as dots;
+    censored runs are counted under each box, never plotted at the budget."""
+    fig = new_figure(max(7.0, 1.3 * len(groups) + 5), 4.8)
+    axes = fig.subplots(1, 2, sharey=True)
+    palette = colours(len(groups))
+    for ax, attr, name in ((axes[0], "first", "first crossing"), (axes[1], "sustained", "sustained")):
+        data = [g_vals[np.isfinite(g_vals)] for g_vals in (getattr(g, attr) for g in groups)]
+        positions = np.arange(1, len(groups) + 1)
+        kept = [i for i, d in enumerate(data) if d.size]
+        if kept:
+            box = ax.boxplot([data[i] for i in kept], positions=positions[kept], widths=0.55, patch_artist=True,
+                             showfliers=False, medianprops=dict(color="black"))
+            for patch, i in zip(box["boxes"], kept):
+                patch.set(facecolor=palette[i], alpha=0.35)
+        rng = np.random.default_rng(0)  # fixed jitter: the same figure on every build
+        for i, d in enumerate(data):
+            ax.plot(positions[i] + rng.uniform(-0.15, 0.15, d.size), d, "o", color=palette[i], ms=4, alpha=0.8)
+            if not d.size:
+                ax.text(positions[i], 0.5, "no run\ngrokked", transform=ax.get_xaxis_transform(), ha="center",
+                        va="center", color="0.45", fontsize=9)
+        n_cens = [int((~np.isfinite(getattr(g, attr))).sum()) for g in groups]
+        ticks = [f"{g.label}\n(n={len(g.first)}, censored {c})" for g, c in zip(groups, n_cens)]
+        ax.set_xticks(positions, ticks, fontsize=8, rotation=20 if len(groups) > 4 else 0)
+        ax.set(title=f"{name} grok epoch", xlabel="group of runs", xlim=(0.4, len(groups) + 0.6))
+        ax.grid(alpha=0.3, axis="y")
+    axes[0].set_ylabel("grok epoch (epochs; grokked runs only)")
+    handles = [Line2D([], [], color="black", label="median (box: quartiles, whiskers: 1.5·IQR)"),
+               Line2D([], [], marker="o", ls="", color="0.4", label="one run")]
+    fig.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=8)
+    fig.suptitle(title, fontsize=13)
+    return fig
+
+
+def survival_figure(curves: Sequence[tuple[str, pd.DataFrame, pd.DataFrame | None]], *, budget: float,
+                    title: str = "Kaplan–Meier: fraction of runs not yet grokked") -> Figure:
+    """Step curves S(t) per group (first crossing solid, sustained dashed), censoring ticks marked.
+
+    curves: (label, km_first, km_sustained) with `groklab.report.stats.kaplan_meier` frames
+    (time, at_risk, events, censored, survival)."""
+    fig = new_figure(8, 4.8)
+    ax = fig.add_subplot()
+    palette = colours(len(curves))
+    for (label, first, sustained), colour in zip(curves, palette):
+        for km, style in ((first, "-"), (sustained, "--")):
+            if km is None or km.empty:
+                continue
+            t = np.concatenate([[0.0], km["time"].to_numpy(float), [budget]])
+            s = np.concatenate([[1.0], km["survival"].to_numpy(float), [km["survival"].iloc[-1]]])
+            ax.step(t, s, where="post", color=colour, ls=style, lw=1.6)
+            cens = km[km["censored"] > 0]
+            ax.plot(cens["time"], cens["survival"], "|", color=colour, ms=10, mew=1.5)
+    handles = [Line2D([], [], color=c, lw=2, label=lab) for (lab, _, _), c in zip(curves, palette)]
+    handles += [Line2D([], [], color="0.3", ls="-", label="first crossing"),
+                Line2D([], [], color="0.3", ls="--", label="sustained"),
+                Line2D([], [], color="0.3", marker="|", ls="", ms=10, label="censored run")]
+    ax.legend(handles=handles, fontsize=8, loc="best")
+    ax.set(xlabel=EPOCH_LABEL, ylabel="runs not yet grokked (fraction)", title=title, ylim=(-0.02, 1.04),
+           xlim=(0, budget * 1.03))
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def group_curves_figure(metrics: pd.DataFrame, run_groups: dict[str, str], *,
+                        title: str = "Test accuracy of every run, by group") -> Figure:
+    """Test accuracy per run (thin) and the per-group median over runs (bold); run_groups: run_id -> group."""
+    labels = list(dict.fromkeys(run_groups.values()))
+    palette = dict(zip(labels, colours(len(labels))))
+    fig = new_figure(9, 4.8)
+    ax = fig.add_subplot()
+    test = metrics.dropna(subset=["test_acc"])
+    for run_id, rows in test.groupby("run_id"):
+        if run_id in run_groups:
+            ax.plot(rows["epoch"], rows["test_acc"], color=palette[run_groups[run_id]], lw=0.7, alpha=0.45)
+    for label in labels:
+        ids = [r for r, g in run_groups.items() if g == label]
+        med = test[test["run_id"].isin(ids)].groupby("epoch")["test_acc"].median()
+        ax.plot(med.index, med.to_numpy(), color=palette[label], lw=2.4)
+    handles = [Line2D([], [], color=palette[lab], lw=2.4, label=lab) for lab in labels]
+    handles += [Line2D([], [], color="0.4", lw=0.7, label="one run"), Line2D([], [], color="0.4", lw=2.4, label="group median")]
+    ax.legend(handles=handles, fontsize=8, loc="best")
+    last = float(test["epoch"].max()) if not test.empty else 1.0
+    ax.set(xlabel=EPOCH_LABEL, ylabel=f"test {ACCURACY_LABEL}", title=title, ylim=(-0.03, 1.03), xlim=(0, last))
+    ax.grid(alpha=0.3)
+    return fig
