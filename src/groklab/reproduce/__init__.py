@@ -17,6 +17,11 @@ from groklab.errors import GroklabError, closest
 
 MODULES = {
     # name -> module under groklab.reproduce (added as reproductions land)
+    "muon-grokking": "muon_grokking",
+    "li2-reconstruction": "li2_reconstruction",
+    "li2-energy": "li2_energy",
+    "li2-scaling": "li2_scaling",
+    "li2-fig3": "li2_fig3",
 }
 
 
@@ -48,6 +53,7 @@ class Context:
     progress: bool = True
     echo: Callable[[str], None] = print
     figures: list[Path] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)  # extra report fields a reproduction attaches (runs, tests, ...)
 
     def figure_path(self, stem: str) -> Path:
         path = self.out / f"{stem}.png"
@@ -82,5 +88,6 @@ def reproduce(name: str, *, quick: bool, out: Path, store_path: str, seeds: int 
         "pass": all(v.passed for v in verdicts),
         "figures": [str(p) for p in ctx.figures],
     }
+    report.update({k: v for k, v in ctx.extra.items() if k not in report})
     (out / "verdict.json").write_text(json.dumps(report, indent=2, default=str))
     return report

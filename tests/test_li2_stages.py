@@ -1,0 +1,122 @@
+"""The stage rule on synthetic series, the hook's series, and stages stored in run summaries."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from groklab.config import load_config
+from groklab.errors import GroklabError
+from groklab.li2.hook import KEYS, hooks_from_config, stages_from_series
+from groklab.li2.stages import StageRule, held_from, segment, settle_index
+
+E = np.arange(0, 401, dtype=float)
+
+
+def _series(c2, dv=None, dw=None, epochs=E):
+    dv = 1 - 0.4 * np.exp(-epochs / 3.0) if dv is None else dv  # V's direction settles within ~10 epochs
+    dw = 1 - 0.01 * np.exp(-epochs / 30.0) if dw is None else dw
+    return {"li2.dV_cos": dv, "li2.dW_cos": dw, "li2.gf_stage2_cos": c2, "li2.gf_norm": np.ones_like(epochs)}
+
+
+def _ramp(e, rise_end=30.0, top=0.9, fall_start=150.0, fall_rate=0.004):
+    """0 → top by rise_end (Prop. 1's growing signal), plateau, then a steady decline from fall_start."""
+    c = np.minimum(e / rise_end, 1.0) * top
+    return np.where(e > fall_start, top - fall_rate * (e - fall_start), c)
+
+
+def test_held_from_and_settle_index():
+    e = np.arange(10, dtype=float)
+    ok = np.array([1, 1, 0, 1, 1, 1, 1, 0, 1, 1], dtype=bool)
+    assert held_from(e, ok, hold=3) == 3  # 3..6 holds for 3 epochs
+    assert held_from(e, ok, hold=4) == 8  # only the tail (to the end of the data) holds that long
+    assert held_from(e, np.zeros(10, dtype=bool), hold=0) is None
+    cos = np.array([np.nan, 0.5, 0.9, 0.999, 0.999, 0.999])
+    assert settle_index(np.arange(6.0), cos, tol=0.01, hold=2) == 3
+
+
+def test_rise_plateau_decline_gives_ordered_stages():
+    c2 = _ramp(E)
+    st = segment(E, _series(c2))
+    v = int(np.argmax(0.4 * np.exp(-E / 3.0) <= 5e-3))  # first epoch with 1 − cos ≤ tol
+    assert st.v_settled == v
+    assert st.I == 0
+    assert st.II == 27  # first epoch with c2 ≥ 0.9 × 0.9 (= 0.81 at epoch 27)
+    # the decline passes 0.95 × 0.9 when 0.004 (e − 150) = 0.045
+    assert st.III == pytest.approx(150 + 0.045 / 0.004, abs=1.0)
+    assert st.I < st.II < st.III
+    assert st.as_dict() == {"I": 0, "II": st.II, "III": st.III}
+
+
+def test_early_alignment_before_v_settles_is_stage_one():
+    """Prop. 1: the early G_F is aligned too; Stage II waits for V's update direction to settle."""
+    c2 = _ramp(E, rise_end=10)
+    dv = np.where(E < 60, 0.9, 0.9999)
+    st = segment(E, _series(c2, dv=dv))
+    assert st.v_settled == 60 and st.II == 60
+
+
+def test_deep_transient_dip_is_not_stage_three():
+    # aligned early, G_F collapses while V fits (deep dip), re-aligns at a lower level, then declines
+    c2 = np.interp(E, [0, 30, 60, 100, 140, 250, 300, 400], [0, 0.86, 0.86, 0.2, 0.6, 0.73, 0.73, 0.4])
+    st = segment(E, _series(c2))
+    assert st.II is not None and st.II < 60
+    assert st.III > 250  # the departure from the recovered plateau, not the dip at 60–100
+    shallow = np.interp(E, [0, 30, 60, 100, 140, 400], [0, 0.86, 0.86, 0.6, 0.75, 0.75])
+    assert segment(E, _series(shallow)).III < 100  # a shallow departure counts
+
+
+def test_missing_series_and_sampling():
+    st = segment(E, {"li2.kernel_offdiag": np.zeros_like(E)})
+    assert st.as_dict() == {"I": 0, "II": None, "III": None}
+    flat = segment(E, _series(np.full_like(E, 0.1)))
+    assert flat.II is None and flat.III is None  # never aligned: no Stage II
+    # sampled every 5 epochs: the k-step cosines are ~k² further from 1; the tolerance follows
+    e5 = E[::5]
+    dv5 = 1 - 25 * (1 - (1 - 0.4 * np.exp(-e5 / 3.0)))
+    st5 = segment(e5, _series(_ramp(e5), dv=dv5, epochs=e5))
+    st1 = segment(E, _series(_ramp(E)))
+    assert st5.settle_tol == pytest.approx(25 * StageRule().settle_tol)
+    assert abs(st5.II - st1.II) <= 5 and abs(st5.III - st1.III) <= 5
+    with pytest.raises(GroklabError, match="align_frac"):
+        StageRule(align_frac=1.5)
+    with pytest.raises(GroklabError, match="values for"):
+        segment(E, {"li2.dV_cos": np.ones(3)})
+
+
+def test_stages_from_a_series_frame():
+    rows = []
+    for run, shift in (("a", 0), ("b", 40)):
+        c2 = _ramp(E - shift)
+        for key, values in _series(c2).items():
+            rows += [(run, int(e), key, float(v)) for e, v in zip(E, values)]
+    frame = pd.DataFrame(rows, columns=["run_id", "epoch", "key", "value"])
+    stages = stages_from_series(frame)
+    assert set(stages) == {"a", "b"}
+    assert stages["b"]["II"] - stages["a"]["II"] == 40
+    assert stages_from_series(frame.iloc[:0]) == {}
+
+
+def test_hooks_from_config_validates_the_model():
+    assert hooks_from_config(load_config(None, [])) == ()
+    (hook,) = hooks_from_config(load_config(None, ["li2.every=2", "train.epochs=100"]))
+    assert hook.every == 2 and hook.heavy_every == 10
+    with pytest.raises(GroklabError, match="model.kind=two_layer"):
+        hooks_from_config(load_config(None, ["li2.every=1", "model.kind=transformer"]))
+    assert "li2.gf_norm" in KEYS and "li2.coverage" in KEYS
+
+
+def test_stages_of_a_real_Z23_run_are_ordered_around_the_grok(tmp_path):
+    """Z23 (K=512, Adam lr 5e-3, wd 1e-3, half the pairs) groks near epoch 106; measured stages with
+    diagnostics every epoch: II ≈ 62, III ≈ 94 (every 5 epochs: 65, 95)."""
+    from groklab.train.loop import run_ensemble
+
+    cfg = load_config(None, ["task.group=Z23", "task.train_fraction=0.5", "model.width=512", "optim.lr=5e-3",
+                             "optim.weight_decay=1e-3", "train.epochs=200", "train.eval_every=2", "li2.every=2",
+                             "train.checkpoint_dense_until=0", "train.checkpoint_every=1000", "train.progress=false"])
+    out = run_ensemble(cfg, tmp_path, hooks=hooks_from_config(cfg))
+    grok = out.results[0]["grok_epoch"]
+    frame = pd.DataFrame([("r", e, k, v) for e, k, v in out.history.series_rows(0)],
+                         columns=["run_id", "epoch", "key", "value"])
+    st = stages_from_series(frame)["r"]
+    assert grok is not None and 80 <= grok <= 140
+    assert st["I"] == 0 < st["II"] < grok < st["III"] + 50 and st["II"] < st["III"]

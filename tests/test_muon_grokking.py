@@ -1,0 +1,140 @@
+"""`groklab reproduce muon-grokking --quick`: the whole pipeline on the reduced grid, then a resumed CLI run."""
+
+import json
+
+import numpy as np
+import pytest
+import scipy.stats as ss
+
+from groklab import reproduce as registry
+from groklab.cli import main
+from groklab.reproduce import muon_grokking as mg
+from groklab.store import Store
+
+SEEDS = 2
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    root = tmp_path_factory.mktemp("muon")
+    store_path = str(root / "runs.sqlite")
+    lines = []
+    report = registry.reproduce("muon-grokking", quick=True, out=root / "out", store_path=store_path, seeds=SEEDS,
+                                progress=False, echo=lines.append)
+    return report, store_path, root, lines
+
+
+def test_report_structure_and_grid(quick):
+    report, _, _, lines = quick
+    for key in ("verdicts", "runs", "tests", "tests_sustained", "cells", "pooled", "kaplan_meier", "paper", "notes",
+                "figures"):
+        assert key in report
+    assert len(report["verdicts"]) == 4 and all(isinstance(v["pass"], bool) for v in report["verdicts"])
+    runs = report["runs"]
+    tasks, outputs = {"add", "mul"}, {"ce", "stablemax", "sparsemax"}
+    assert {r["task"] for r in runs} == tasks and {r["output"] for r in runs} == outputs
+    assert {r["optimizer"] for r in runs} == {"adamw", "muon"}
+    assert len(runs) == len(tasks) * len(outputs) * 2 * SEEDS
+    assert len(report["cells"]) == 12 and all(c["grok"]["n"] == SEEDS for c in report["cells"])
+    for r in runs:
+        assert set(r) >= {"task", "output", "optimizer", "seed", "grok_epoch", "sustained_grok_epoch", "censored",
+                          "collapsed"}
+    # both optimizers see the same seeds (hence the same splits) in every (task, output)
+    seeds = lambda opt: {(r["task"], r["output"], r["seed"]) for r in runs if r["optimizer"] == opt}  # noqa: E731
+    assert seeds("adamw") == seeds("muon")
+    assert any("seven" in n for n in report["notes"])
+    assert any(line.startswith("[12/12]") for line in lines)
+
+
+def test_censored_runs_are_never_counted_as_the_budget(quick):
+    report = quick[0]
+    runs = report["runs"]
+    for r in runs:
+        assert (r["grok_epoch"] is None) == r["censored"]
+        assert (r["sustained_grok_epoch"] is None) or (r["grok_epoch"] is not None and r["sustained_grok_epoch"] >= r["grok_epoch"])
+    for cell in report["cells"]:
+        mine = [r for r in runs if (r["task"], r["output"], r["optimizer"]) == (cell["task"], cell["output"], cell["optimizer"])]
+        epochs = [r["grok_epoch"] for r in mine if not r["censored"]]
+        assert cell["grok"]["censored"] == sum(r["censored"] for r in mine)
+        assert cell["grok"]["mean"] == (pytest.approx(np.mean(epochs)) if epochs else None)
+    for opt in ("adamw", "muon"):
+        pooled = report["pooled"][opt]["grok"]
+        epochs = [r["grok_epoch"] for r in runs if r["optimizer"] == opt and not r["censored"]]
+        assert pooled["grokked"] == len(epochs) and pooled["censored"] == SEEDS * 6 - len(epochs)
+        if epochs:
+            assert pooled["max"] == max(epochs) and pooled["mean"] == pytest.approx(np.mean(epochs))
+    # the quick grid has censored runs (mul rarely groks in 200 epochs): they enter the log-rank test
+    # with their censoring time, so its observed events are the grokked runs only
+    assert sum(r["censored"] for r in runs) > 0
+    lr = report["tests"]["logrank"]
+    assert sum(lr["observed"]) == sum(not r["censored"] for r in runs)
+    assert sum(lr["expected"]) == pytest.approx(sum(lr["observed"]))
+    for opt in ("adamw", "muon"):  # every run starts at risk; censored ones leave at the budget, not as groks
+        km = report["kaplan_meier"]["grok_epoch"][opt]
+        censored = sum(r["censored"] for r in runs if r["optimizer"] == opt)
+        if km:
+            assert km[0]["at_risk"] == 6 * SEEDS and sum(row["censored"] for row in km) == censored
+
+
+def test_statistics_keys_and_values(quick):
+    report = quick[0]
+    tests = report["tests"]
+    for name in ("student", "welch"):
+        assert set(tests[name]) >= {"t", "p", "df"}
+    assert set(tests["mann_whitney"]) >= {"U", "p"} and set(tests["logrank"]) >= {"chi2", "p", "df"}
+    assert tests["logrank"]["df"] == 1
+    assert set(tests["bootstrap_mean_diff"]) >= {"diff", "low", "high"}
+    runs = report["runs"]
+    a = [r["grok_epoch"] for r in runs if r["optimizer"] == "adamw" and not r["censored"]]
+    m = [r["grok_epoch"] for r in runs if r["optimizer"] == "muon" and not r["censored"]]
+    if len(a) >= 2 and len(m) >= 2 and np.var(a) + np.var(m) > 0:
+        ref = ss.ttest_ind(a, m, equal_var=False)
+        assert tests["welch"]["t"] == pytest.approx(ref.statistic) and tests["welch"]["p"] == pytest.approx(ref.pvalue)
+        assert tests["mann_whitney"]["p"] == pytest.approx(ss.mannwhitneyu(a, m).pvalue)
+    assert report["paper"]["p_check"]["consistent"] is False
+    assert report["paper"]["p_check"]["p_two_sided_min"] > 5.2e-7
+
+
+def test_figures_exist(quick):
+    report, _, root, _ = quick
+    names = sorted(p.split("/")[-1] for p in report["figures"])
+    assert names == ["fig4_boxplot.png", "kaplan_meier.png"]
+    for p in report["figures"]:
+        with open(p, "rb") as fh:
+            assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+    saved = json.loads((root / "out" / "verdict.json").read_text())
+    assert saved["tests"]["logrank"] == report["tests"]["logrank"]
+
+
+def test_cli_json_resumes_from_the_store(quick, capsys):
+    report, store_path, root, _ = quick
+    before = Store(store_path).runs()
+    try:
+        main(["reproduce", "muon-grokking", "--quick", "--seeds", str(SEEDS), "--json", "--store", store_path,
+              "--out", str(root / "again")])
+    except SystemExit as exc:
+        assert not exc.code
+    out = capsys.readouterr().out
+
+    def strict(const):
+        raise ValueError(f"non-standard JSON constant {const}")
+
+    data = json.loads(out, parse_constant=strict)
+    assert {"runs", "tests", "verdicts"} <= set(data)
+    assert {"student", "welch", "mann_whitney", "logrank"} <= set(data["tests"])
+    assert data["runs"] == report["runs"]  # nothing retrained: the same stored results
+    after = Store(store_path).runs()
+    assert len(after) == len(before) == 24
+    assert list(after["updated"]) == list(before["updated"])
+
+
+def test_grid_settings():
+    full = mg.make_grid(quick=False)
+    assert full.tasks == ("gcd", "add", "div", "exp", "mul", "parity") and len(full.seeds) == 10
+    assert full.epochs == 1000
+    cfg = mg.cell_config(full, "div", "sparsemax", "muon")
+    assert (cfg.task.modulus, cfg.model.width, cfg.model.depth, cfg.train.batch_size) == (97, 128, 2, 512)
+    assert (cfg.optim.kind, cfg.optim.muon_routing, cfg.optim.muon_lr, cfg.optim.weight_decay) == ("muon", "hidden", 0.02, 1.0)
+    adamw = mg.cell_config(full, "gcd", "ce", "adamw")
+    assert adamw.optim.betas == (0.9, 0.98) and adamw.optim.lr == 1e-3 and adamw.task.train_fraction is None
+    assert mg.make_grid(quick=True, seeds=4).seeds == (0, 1, 2, 3)
