@@ -28,6 +28,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from groklab.dtypes import DTYPES, resolve_dtype
 from groklab.errors import GroklabError, closest
 
 __all__ = [
@@ -45,8 +46,7 @@ __all__ = [
     "get_loss",
 ]
 
-_DTYPES = {"float32": torch.float32, "float64": torch.float64}
-LOSS_DTYPES = tuple(_DTYPES)
+LOSS_DTYPES = tuple(DTYPES)
 CENTRINGS = ("class", "sample")
 
 
@@ -63,11 +63,7 @@ def _labels(labels: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
 
 
 def _resolve_dtype(dtype) -> torch.dtype:
-    if isinstance(dtype, torch.dtype) and dtype in _DTYPES.values():
-        return dtype
-    if isinstance(dtype, str) and dtype in _DTYPES:
-        return _DTYPES[dtype]
-    raise GroklabError(f"loss dtype={dtype!r} is not supported; allowed: {', '.join(LOSS_DTYPES)}")
+    return resolve_dtype(dtype, what="loss dtype")
 
 
 def _one_hot(labels: torch.Tensor, C: int, dtype: torch.dtype) -> torch.Tensor:

@@ -70,7 +70,7 @@ import torch.nn.functional as F
 
 from groklab.errors import GroklabError, closest
 from groklab.models.rope import ROPE_MODES, rope_angles, rotate_rows
-from groklab.models.two_layer import resolve_dtype
+from groklab.dtypes import resolve_dtype
 
 __all__ = ["TransformerEnsemble", "ROPE_MODES"]
 

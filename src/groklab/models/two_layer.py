@@ -50,6 +50,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from groklab.dtypes import resolve_dtype
 from groklab.errors import GroklabError, closest
 from groklab.models.gather import gather_activation
 
@@ -86,18 +87,6 @@ def activation_fn(name: str):
             + (f" (did you mean {hint!r}?)" if hint else "")
         )
     return ACTIVATIONS[name]
-
-
-_DTYPES = {"float32": torch.float32, "float64": torch.float64}
-
-
-def resolve_dtype(dtype) -> torch.dtype:
-    """'float32' | 'float64' | torch.float32 | torch.float64 -> torch.dtype; GroklabError otherwise."""
-    if isinstance(dtype, torch.dtype) and dtype in _DTYPES.values():
-        return dtype
-    if isinstance(dtype, str) and dtype in _DTYPES:
-        return _DTYPES[dtype]
-    raise GroklabError(f"dtype={dtype!r} is not supported; allowed: float32, float64")
 
 
 def _uniform_linear_init(out_f: int, in_f: int, gen: torch.Generator) -> torch.Tensor:

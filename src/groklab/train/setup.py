@@ -11,12 +11,12 @@ import numpy as np
 import torch
 
 from groklab.config import RunConfig
+from groklab.dtypes import DTYPES
 from groklab.errors import GroklabError
 from groklab.tasks.build import build_task, split_for
 from groklab.tasks.datasets import TaskData
 from groklab.tasks.encoding import token_sequences
 
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 def resolve_device(name: str = "auto") -> torch.device:
