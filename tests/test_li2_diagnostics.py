@@ -33,11 +33,21 @@ def test_gf_paper_is_minus_dJ_dF_by_autograd():
     assert torch.allclose(G, -Fr.grad, atol=1e-12)
 
 
+def test_gf_of_the_class_centred_loss_by_autograd():
+    F, V, y = _problem()
+    beta, C = 0.6, V.shape[1]
+    Fr = F.clone().requires_grad_(True)
+    Yc = torch.nn.functional.one_hot(y, C).double() - 1.0 / C
+    out = beta * Fr @ V.transpose(1, 2)
+    (0.5 * (Yc - (out - out.mean(dim=-1, keepdim=True))).square().sum()).backward()
+    assert torch.allclose(D.backprop_gradient(F, V, y, "class", beta), -Fr.grad, atol=1e-12)
+
+
 def test_gf_reference_matches_the_reference_formula_written_out():
     F, V, y = _problem(S=1)
     F, V, y = F[0], V[0], y[0]
     C = V.shape[0]
-    G = D.backprop_gradient(F, V, y, "class")
+    G = D.backprop_gradient(F, V, y, "reference")
     expected = np.zeros(F.shape)
     for i in range(F.shape[0]):  # dF = (Y_c − V(x)) @ V.weight, row by row
         target = -np.full(C, 1.0 / C)
@@ -52,7 +62,8 @@ def test_gradient_stats_equal_the_explicit_matrices():
     G = D.backprop_gradient(F, V, y, "sample", 0.7)
     S2 = D.stage2_prediction(F, y, V.shape[1])
     assert torch.allclose(st["gf_norm"], G.norm(dim=(1, 2)), rtol=1e-10)
-    assert torch.allclose(st["gf_norm_ref"], D.backprop_gradient(F, V, y, "class", 0.7).norm(dim=(1, 2)), rtol=1e-10)
+    assert torch.allclose(st["gf_norm_ref"], D.backprop_gradient(F, V, y, "reference", 0.7).norm(dim=(1, 2)), rtol=1e-10)
+    assert torch.allclose(st["gf_norm_class"], D.backprop_gradient(F, V, y, "class", 0.7).norm(dim=(1, 2)), rtol=1e-10)
     assert torch.allclose(st["gf_stage2_cos"], D.frobenius_cosine(G, S2), atol=1e-12)
     # single member == member of the batch; and the theory module's Ỹ(ỸᵀF̃)
     one = D.gradient_stats(F[1], V[1], y[1], output_scale=0.7)

@@ -120,3 +120,19 @@ def test_stages_of_a_real_Z23_run_are_ordered_around_the_grok(tmp_path):
     st = stages_from_series(frame)["r"]
     assert grok is not None and 80 <= grok <= 140
     assert st["I"] == 0 < st["II"] < grok < st["III"] + 50 and st["II"] < st["III"]
+
+
+def test_record_stages_merges_into_stored_summaries(tmp_path):
+    from groklab.li2.hook import record_stages
+    from groklab.store import Store
+
+    store = Store(tmp_path / "runs.sqlite")
+    for run in ("a", "b"):
+        store.start_run(run, config={}, seed=0, config_hash=run)
+        series = [] if run == "b" else [(int(e), k, float(v)) for k, vals in _series(_ramp(E)).items() for e, v in zip(E, vals)]
+        store.write_results(run, [], series, summary={"grok_epoch": 7}, status="complete")
+    stages = record_stages(store, ["a", "b"])
+    assert set(stages) == {"a"}  # a run without Li2 series is left alone
+    summary = store.run("a")["summary"]
+    assert summary["grok_epoch"] == 7 and summary["stages"] == stages["a"] and summary["stages"]["II"] == 27
+    assert "stages" not in store.run("b")["summary"]

@@ -39,6 +39,9 @@ def train_command(
             typer.echo(json.dumps({k: r.get(k) for k in ("run_id", *SUMMARY_KEYS, "lr", "weight_decay", "stages", "skipped")}))
         return
     print_member_table(results)
+    for r in results:
+        if r.get("stages"):
+            typer.echo(f"Li2 stages of {r['run_id']} (onset epochs): " + ", ".join(f"{k} {v}" for k, v in r["stages"].items()))
     typer.echo(f"store: {cfg.store.path}")
 
 

@@ -8,6 +8,7 @@
     fourier_nodes / irrep_nodes / reconstruct             Thm 3
     critical_ratio / fit_critical_constant                Thm 4
     coupon_collector_T0 / muon_bound_Ta / simulate_collection   Thm 8
+    gf_eta_scan / reconstruction_curve / random_nodes / random_energies / critical_ratio_theorem   (li2.scans)
 
 Energies are the definition as written, E = ½‖Ỹᵀσ(Xw)‖² (Z_M: M/4 per complex frequency, M/2 for
 k = M/2); `paper_constants=True` gives the paper's 4× smaller numbers (li2.md §9.3).
@@ -55,6 +56,7 @@ from groklab.li2.theory import (
     simulate_collection,
     stage2_signal,
 )
+from groklab.li2.scans import critical_ratio_theorem, gf_eta_scan, random_energies, random_nodes, reconstruction_curve
 
 __all__ = [
     "ACTIVATIONS",
@@ -95,4 +97,9 @@ __all__ = [
     "ridge_top_layer",
     "simulate_collection",
     "stage2_signal",
+    "critical_ratio_theorem",
+    "gf_eta_scan",
+    "random_energies",
+    "random_nodes",
+    "reconstruction_curve",
 ]

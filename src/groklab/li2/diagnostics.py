@@ -5,9 +5,13 @@ member axis (F [S, n, K], V [S, C, K], labels [S, n] or a shared [n]) and return
 leading axis (or a 0-d tensor). Layouts are the model's: F = σ(XWᵀ) the hidden features fed to the top
 layer, V [C, K] the readout (the paper's V is its transpose), β = `output_scale`, Ŷ = β F Vᵀ.
 
-    G_F, paper (Eqn 2)      P₁⊥(Y − Ŷ) · βV            P₁⊥ centres along the *sample* axis
+    G_F, paper (Eqn 2)      P₁⊥(Y − Ŷ) · βV            −∂J/∂F of the paper's loss, centred along the *sample*
+                                                       axis (J = ½‖P₁⊥(Y − Ŷ)‖²)
+    G_F, class-centred      (Y − 1/C − Ŷ P_C) · βV     −∂J/∂F of the reference code's loss (J = ½‖(Y − 1/C −
+                                                       ŶP_C)‖², P_C centring each output over the classes)
     G_F, reference          (Y − 1/C − Ŷ) · βV         `dF_norm` of the reference StatsTracker: class-centred
-                                                       targets, raw output, no sample projection
+                                                       targets, raw output (its class mean, which the loss
+                                                       ignores, included), no sample projection
     stage-II prediction     Ỹ Ỹᵀ F̃                      Lemma 1 / Prop. 1; its cosine with G_F (paper)
     kernel diagonality      mean|off-diag| / mean|diag| of F̃ᵀF̃ (K×K), on a node subsample
     FFᵀ distance from ideal ‖A − (aI + b11ᵀ)‖/‖A‖ for A = FFᵀ (reference) or F̃F̃ᵀ, on a row subsample
@@ -34,7 +38,8 @@ import torch
 
 from groklab.errors import GroklabError
 
-CENTRINGS = ("sample", "class")
+CENTRINGS = ("sample", "class")  # of a loss (config loss.centring)
+GRADIENTS = ("sample", "class", "reference")  # G_F of the sample- or class-centred loss, or the reference dF
 SIGN_RULES = ("similarity", "projected")
 
 
@@ -83,24 +88,29 @@ def centre_rows(x: torch.Tensor) -> torch.Tensor:
 # -- G_F --------------------------------------------------------------------------------------------
 
 def residual(F, V, labels, centring: str = "sample", output_scale: float = 1.0) -> torch.Tensor:
-    """R with G_F = R·βV: P₁⊥(Y − Ŷ) ('sample', the paper) or Y − 1/C − Ŷ ('class', the reference)."""
-    if centring not in CENTRINGS:
-        raise GroklabError(f"centring={centring!r} is not known; allowed: {', '.join(CENTRINGS)}")
+    """R with G_F = R·βV: P₁⊥(Y − Ŷ) ('sample', the paper), Y − 1/C − ŶP_C ('class', the reference loss)
+    or Y − 1/C − Ŷ ('reference', the reference's dF_norm)."""
+    if centring not in GRADIENTS:
+        raise GroklabError(f"centring={centring!r} is not known; allowed: {', '.join(GRADIENTS)}")
     single, F, V = _batched(F, V)
     _check_V(V, F)
     labels = _labels(labels, F, single)
     C = V.shape[1]
     Yhat = output_scale * torch.bmm(F, V.transpose(1, 2))
     R = one_hot(labels, C, F.dtype) - Yhat
-    R = centre_rows(R) if centring == "sample" else R - 1.0 / C
+    if centring == "sample":
+        R = centre_rows(R)
+    else:
+        R = R - 1.0 / C
+        if centring == "class":
+            R = R + Yhat.mean(dim=-1, keepdim=True)
     return _out(R, single)
 
 
 def backprop_gradient(F, V, labels, centring: str = "sample", output_scale: float = 1.0) -> torch.Tensor:
-    """G_F [.., n, K] (Eqn 2): P₁⊥(Y − Ŷ)·βV for 'sample'; (Y − 1/C − Ŷ)·βV for 'class' (reference dF).
-
-    With 'sample' this is exactly −∂J/∂F for J = ½‖P₁⊥(Y − βFVᵀ)‖²_F. Forms the full n×K matrix; the
-    training hook uses `gradient_stats`, which needs only C×C forms.
+    """G_F [.., n, K] = R·βV with R from `residual` (module docstring): 'sample' (Eqn 2) and 'class' are
+    exactly −∂J/∂F of J = ½‖P₁⊥(Y − βFVᵀ)‖² and J = ½‖Y − 1/C − βFVᵀP_C‖²; 'reference' is the reference
+    code's dF. Forms the full n×K matrix; the training hook uses `gradient_stats` (C×C forms only).
     """
     single, F, V = _batched(F, V)
     R = residual(F, V, _labels(labels, F, single), centring, output_scale)
@@ -132,8 +142,9 @@ def frobenius_cosine(a: torch.Tensor, b: torch.Tensor, member_axis: bool = True)
 def gradient_stats(F, V, labels, output_scale: float = 1.0) -> dict[str, torch.Tensor]:
     """‖G_F‖ (paper and reference centring) and cos(G_F, ỸỸᵀF̃), without forming n×K matrices.
 
-    Returns float64 tensors [S] (or 0-d): `gf_norm` (paper), `gf_norm_ref` (reference `dF_norm`),
-    `gf_stage2_cos` (paper G_F against the stage-II prediction), `stage2_norm` (‖ỸỸᵀF̃‖).
+    Returns float64 tensors [S] (or 0-d): `gf_norm` (paper), `gf_norm_class` (class-centred loss),
+    `gf_norm_ref` (reference `dF_norm`), `gf_stage2_cos` (paper G_F against the stage-II prediction),
+    `stage2_norm` (‖ỸỸᵀF̃‖).
     Identities used (R the residual, Vb = βV, A = ỸᵀF): ‖R Vb‖² = ⟨RᵀR, Vb Vbᵀ⟩,
     ⟨R Vb, Ỹ A⟩ = ⟨(ỸᵀR) Vb, A⟩ (ỸᵀR is C×C) and ‖ỸA‖² = ⟨(ỸᵀỸ) A, A⟩.
     """
@@ -147,18 +158,24 @@ def gradient_stats(F, V, labels, output_scale: float = 1.0) -> dict[str, torch.T
     Yt = centre_rows(Y)
     Rp = centre_rows(Y - f64(Yhat))
     Rr = Y - 1.0 / C - f64(Yhat)
+    Rc = Rr + f64(Yhat).mean(dim=-1, keepdim=True)
     Vb = output_scale * f64(V)
     VVt = torch.bmm(Vb, Vb.transpose(1, 2))
-    # A = ỸᵀF (= ỸᵀF̃, Ỹ being centred), in F's precision: a float64 copy of F would be the largest array
-    A = f64(torch.bmm(Yt.transpose(1, 2).to(F.dtype), F))
+    # A = ỸᵀF = (class sums of F) − counts ⊗ mean(F): O(nK) adds instead of an O(nKC) product
+    S, n, K = F.shape
+    rows = (labels + C * torch.arange(S, device=F.device)[:, None]).reshape(-1)  # member s, class c -> s·C + c
+    sums = torch.zeros(S * C, K, dtype=F.dtype, device=F.device).index_add_(0, rows, F.reshape(S * n, K))
+    A = f64(sums.view(S, C, K)) - Y.sum(dim=1)[:, :, None] * f64(F.mean(dim=1))[:, None, :]
     gram = lambda R: torch.bmm(R.transpose(1, 2), R)  # noqa: E731
     gf2 = (gram(Rp) * VVt).sum(dim=(1, 2)).clamp_min(0)
     ref2 = (gram(Rr) * VVt).sum(dim=(1, 2)).clamp_min(0)
+    cls2 = (gram(Rc) * VVt).sum(dim=(1, 2)).clamp_min(0)
     inner = (torch.bmm(torch.bmm(Yt.transpose(1, 2), Rp), Vb) * A).sum(dim=(1, 2))
     s2 = (torch.bmm(gram(Yt), A) * A).sum(dim=(1, 2)).clamp_min(0)
     den = (gf2 * s2).sqrt()
     cos = torch.where(den > 0, inner / den, torch.full_like(den, float("nan")))
-    out = dict(gf_norm=gf2.sqrt(), gf_norm_ref=ref2.sqrt(), gf_stage2_cos=cos, stage2_norm=s2.sqrt())
+    out = dict(gf_norm=gf2.sqrt(), gf_norm_class=cls2.sqrt(), gf_norm_ref=ref2.sqrt(), gf_stage2_cos=cos,
+               stage2_norm=s2.sqrt())
     return {k: _out(v, single) for k, v in out.items()}
 
 
@@ -180,10 +197,10 @@ def kernel_offdiag_ratio(F, nodes: torch.Tensor | None = None) -> torch.Tensor:
     unbiased estimates of the full matrix's. F̃ is centred with the mean over all n rows.
     """
     single, F = _batched(F)
-    Ft = centre_rows(F)
-    if nodes is not None:
+    if nodes is not None:  # select first: centring is per column, and a centred copy of all of F is costly
         nodes = torch.as_tensor(nodes, device=F.device)
-        Ft = Ft[:, :, nodes] if nodes.ndim == 1 else torch.gather(Ft, 2, nodes[:, None, :].expand(-1, Ft.shape[1], -1))
+        F = F[:, :, nodes] if nodes.ndim == 1 else torch.gather(F, 2, nodes[:, None, :].expand(-1, F.shape[1], -1))
+    Ft = centre_rows(F)
     A = torch.bmm(Ft.transpose(1, 2), Ft).abs().to(torch.float64)
     diag, off = _diag_offdiag(A)
     return _out(off / diag, single)
@@ -200,10 +217,12 @@ def ff_ideal_distance(F, rows: torch.Tensor | None = None, centre: bool = False)
     principal sub-block), so nothing n×n is formed.
     """
     single, F = _batched(F)
-    X = centre_rows(F) if centre else F
+    X = F
     if rows is not None:
         rows = torch.as_tensor(rows, device=F.device)
-        X = X[:, rows] if rows.ndim == 1 else torch.gather(X, 1, rows[:, :, None].expand(-1, -1, X.shape[2]))
+        X = F[:, rows] if rows.ndim == 1 else torch.gather(F, 1, rows[:, :, None].expand(-1, -1, F.shape[2]))
+    if centre:  # with the mean over all n rows, so the sub-block is that of the full F̃F̃ᵀ
+        X = X - F.mean(dim=1, keepdim=True)
     A = torch.bmm(X, X.transpose(1, 2)).to(torch.float64)
     diag, off = _diag_offdiag(A)
     m = A.shape[-1]

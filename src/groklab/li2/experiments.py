@@ -141,3 +141,12 @@ def node_summary(W, group, idx=None, labels=None, activation: str = "sqr") -> di
         e = node_energies(W, idx, labels, group.order, activation)
         out["energy_mean"] = float(e[active].mean())
     return out
+
+
+def metric_curves(store, cell: Cell, column: str = "test_acc") -> tuple[np.ndarray, np.ndarray]:
+    """(epochs [E], values [S, E]) of one metric for every member of a cell, on the epochs where
+    all members have it (test metrics exist only on the evaluation schedule)."""
+    ids = [r["run_id"] for r in cell.results]
+    frame = store.metrics(ids)
+    table = frame.pivot(index="epoch", columns="run_id", values=column)[ids].dropna()
+    return table.index.to_numpy(), table.to_numpy().T

@@ -6,7 +6,8 @@ computes, for every member on its training set, these keys ([S] tensors; the sto
 per run, epoch and key):
 
     li2.gf_norm          ‖G_F‖_F, paper centring: ‖P₁⊥(Y − Ŷ)·βV‖ (Eqn 2)                     [MSE]
-    li2.gf_norm_ref      reference `dF_norm`: ‖(Y − 1/C − Ŷ)·βV‖                               [MSE]
+    li2.gf_norm_class    ‖G_F‖ of the class-centred loss (the reference code's): ‖(Y − 1/C − ŶP_C)·βV‖ [MSE]
+    li2.gf_norm_ref      reference `dF_norm`: ‖(Y − 1/C − Ŷ)·βV‖ (raw output: includes its class mean)  [MSE]
     li2.gf_stage2_cos    cos(G_F, ỸỸᵀF̃), the Stage II signature (Lemma 1)                      [MSE]
     li2.kernel_offdiag   mean|off-diag| / mean|diag| of F̃ᵀF̃ on `li2.kernel_samples` nodes
     li2.ff_ideal_dist    distance of FFᵀ from aI + b11ᵀ (reference statistic), sampled rows
@@ -16,7 +17,8 @@ per run, epoch and key):
                          the first two calls, and again after a resume, as the hook keeps them in memory)
     li2.sign_match       Thm 6 sign rule on the 64 most similar node pairs ("similar nodes repel")  [MSE, sparse]
     li2.v_ridge_dist     ‖βVᵀ − V_ridge(F)‖/‖V_ridge‖ with the loss's centring and nominal η       [MSE, sparse]
-    li2.coverage         fraction of non-trivial irreps some active node is dominated by           [group tasks]
+    li2.coverage         fraction of non-trivial irreps that are the dominant irrep of an active node
+                         with purity ≥ 0.8 (`features.coverage`)                                    [group tasks]
     li2.purity           mean purity of the active nodes' dominant irrep                            [group tasks]
     li2.active_frac      fraction of nodes that are active (‖w_j‖ ≥ ¼ max)                          [group tasks]
 
@@ -26,12 +28,15 @@ they run on every `heavy_every`-th call (default: about 12 times per run, at mos
 and at the last epoch. [group tasks]: op=compose (the group), add/sub (Z_p); absent otherwise.
 The row and node subsamples are drawn once per hook (seeded by the first member's seed) so a series
 compares like with like. η is the nominal conversion of each member's weight decay (li2.md §3.3,
-`diagnostics.nominal_eta`). Cost at Z71/K=2048 per member and call: one n·K·C product for Ŷ plus
-two 256-sized Gram forms — about as much as a third of a training step.
+`diagnostics.nominal_eta`). Cost at Z71/K=2048 (2-core CPU, best of repeated interleaved timings): a call
+takes about as long as one full-batch training step (≈ 40 ms for two members) — it recomputes F and the
+n·K·C product Ŷ, everything else is C×C, K×C or 256-sized — and a call with the K×K diagnostics ≈ 15
+steps, on ~12 calls per run. Nothing n×n is formed.
 
 `stages_from_series(frame)` turns the stored series (a `Store.series` DataFrame) into stage onset
-epochs per run via `groklab.li2.stages.segment`; callers store them in the run summary as
-`stages: {"I": e, "II": e, "III": e}`.
+epochs per run via `groklab.li2.stages.segment`; `record_stages(store, run_ids)` does that for stored
+runs and merges `stages: {"I": e, "II": e, "III": e}` into their summaries (`groklab train` calls it
+when li2.every > 0; a sweep driver that stores outcomes itself should call it too).
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ from groklab.li2 import diagnostics as D
 from groklab.li2 import features as feats
 from groklab.li2.stages import StageRule, segment
 
-KEYS = ("li2.gf_norm", "li2.gf_norm_ref", "li2.gf_stage2_cos", "li2.kernel_offdiag", "li2.ff_ideal_dist",
+KEYS = ("li2.gf_norm", "li2.gf_norm_class", "li2.gf_norm_ref", "li2.gf_stage2_cos", "li2.kernel_offdiag", "li2.ff_ideal_dist",
         "li2.ff_ideal_dist_c", "li2.dW_cos", "li2.dV_cos", "li2.sign_match", "li2.v_ridge_dist", "li2.coverage",
         "li2.purity", "li2.active_frac")
 SIGN_PAIRS = 64
@@ -116,6 +121,7 @@ class Li2Hook:
             if self.mse:
                 stats = D.gradient_stats(F, V[lo:hi], y, self.output_scale)
                 put("li2.gf_norm", stats["gf_norm"])
+                put("li2.gf_norm_class", stats["gf_norm_class"])
                 put("li2.gf_norm_ref", stats["gf_norm_ref"])
                 put("li2.gf_stage2_cos", stats["gf_stage2_cos"])
             put("li2.kernel_offdiag", D.kernel_offdiag_ratio(F, self._nodes))

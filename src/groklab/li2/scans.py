@@ -4,6 +4,7 @@
     random_nodes           unit-norm Gaussian first-layer rows (the memorising / lazy baseline)
     reconstruction_curve   least-squares residual ‖F̃V − Ỹ‖/‖Ỹ‖ over the number of nodes K (Thm 3)
     random_energies        E(w) of random unit vectors, to compare with the maxima (Thm 2)
+    critical_ratio_theorem p* with Thm 4's d_max² degree scaling (the reference code uses d_max/2)
 
 Pure functions of tensors (plus a group or a seed); conventions as in `groklab.li2.theory`
 (F [n, K], Y [n, C], sample-centred) and `groklab.li2.energy` (definition-as-written energies).
@@ -11,14 +12,17 @@ Pure functions of tensors (plus a group or a seed); conventions as in `groklab.l
 
 from __future__ import annotations
 
+import math
 from typing import Iterable
 
 import numpy as np
 import torch
+from scipy import linalg
 
 from groklab.errors import GroklabError
 from groklab.li2.energy import energy
-from groklab.li2.theory import _prepare, _ridge_svd, cosine, node_features, stage2_signal
+from groklab.li2.theory import _prepare, cosine, node_features, stage2_signal
+from groklab.tasks.splits import CRITICAL_RATIO_C
 
 
 def gf_eta_scan(F, Y, etas: Iterable[float], centre: bool = True) -> dict:
@@ -76,12 +80,15 @@ def reconstruction_curve(W, idx, labels, num_classes: int, Ks: Iterable[int], ac
     F = node_features(W, idx, activation)
     Y = torch.nn.functional.one_hot(labels, int(num_classes)).to(torch.float64)
     Ft, Yt = _prepare(F, Y, centre)
-    norm_y = float(Yt.norm())
+    Fn, Yn = Ft.numpy(), Yt.to(Ft.dtype).numpy()
+    norm_y = float(np.linalg.norm(Yn))
     out = []
     for k in Ks:
-        Fk = Ft[:, :k]
-        V = _ridge_svd(Fk, Yt.to(Fk.dtype), 0.0)
-        out.append(float((Fk @ V - Yt).norm()) / norm_y)
+        # Complete orthogonal factorisation (LAPACK gelsy) rather than an SVD: these feature matrices
+        # are exactly rank-deficient with many repeated singular values, on which gesdd can fail to
+        # converge (it did for the real Fourier nodes of Z127); gelsy has no iteration to fail.
+        V = linalg.lstsq(Fn[:, :k], Yn, lapack_driver="gelsy")[0]
+        out.append(float(np.linalg.norm(Fn[:, :k] @ V - Yn)) / norm_y)
     return np.asarray(out)
 
 
@@ -96,4 +103,15 @@ def random_energies(idx, labels, num_classes: int, count: int = 1000, seed: int 
     return energy(W, idx, labels, num_classes, activation)
 
 
-__all__ = ["gf_eta_scan", "random_nodes", "reconstruction_curve", "random_energies"]
+def critical_ratio_theorem(order: int, d_max: int = 1, c: float = CRITICAL_RATIO_C) -> float:
+    """p* = corr·c·ln M/M with Thm 4's degree dependence n ≳ d_k²·M·log M, normalised to agree with
+    the reference's linear corr = d_max/2 at d_max = 2 (Fig. 5's non-abelian groups): corr = d_max²/4
+    for d_max > 1, 1 for abelian groups. The two differ from d_max = 3 on (li2.md §11.2, §20)."""
+    order, d_max = int(order), int(d_max)
+    if order < 2 or d_max < 1:
+        raise GroklabError(f"need a group order ≥ 2 and a largest irrep degree ≥ 1, got {order}, {d_max}")
+    corr = 1.0 if d_max == 1 else d_max * d_max / 4
+    return corr * c * math.log(order) / order
+
+
+__all__ = ["gf_eta_scan", "random_nodes", "reconstruction_curve", "random_energies", "critical_ratio_theorem"]

@@ -1,7 +1,18 @@
 """Li₂'s three stages from the diagnostic series (li2.md §7): where each begins, per member.
 
 The rule (the paper gives none; thresholds are `StageRule` parameters, chosen on the Z71 Fig. 3 run
-and two Z23 runs — see the test and the li2-fig3 reproduction for what they give):
+and Z23 runs). What it gives, diagnostics every epoch unless noted:
+
+    run (Adam)                          memorized  II   III   grokked
+    Z71 K=2048 lr 1e-3 wd 2e-4 (seed 0)     14      17    58    131   (every 2 epochs: 18, 58, 132)
+    Z71 ... wd 0                            12      15    47    never
+    Z23 K=512 lr 5e-3 wd 1e-3 (seeds 0,1)   5, 6    62, 63  94, 96  106, 110   (every 5: 65, 95–100)
+    Z23 K=512 lr 1e-3 wd 2e-4               20      25    946   940   (G_F collapses 12× at ~100: a transient)
+
+So Stage II starts once G_F has lined up with ỸỸᵀF̃ (in Z71 right after memorization), and Stage III
+where that alignment breaks, which in these grokking runs falls inside the rise of test accuracy (Z71:
+as it starts; Z23: near its end). Without weight decay the alignment also breaks — G_F then decays
+towards 0 (Eqn 4 with η = 0) rather than turning.
 
 * **Stage I (lazy learning)** begins at the first diagnostic epoch.
 * **V settles** at the first epoch from which the cosine distance of consecutive top-layer updates,

@@ -21,6 +21,11 @@ MODULES = {
     "li2-reconstruction": "li2_reconstruction",
     "li2-energy": "li2_energy",
     "li2-scaling": "li2_scaling",
+    "li2-zero-init": "li2_zero_init",
+    "li2-depth": "li2_depth",
+    "li2-ridge": "li2_ridge",
+    "li2-lr": "li2_lr",
+    "li2-muon": "li2_muon",
     "li2-fig3": "li2_fig3",
 }
 

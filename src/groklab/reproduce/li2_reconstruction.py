@@ -26,11 +26,12 @@ EXACT = 1e-8  # residual at round-off level
 FAIL = 0.1  # a residual this large is a failed reconstruction
 
 
-def _grid(k_max: int, step: int, points: int = 60) -> list[int]:
-    """K values 1..k_max in multiples of `step` (whole ± pairs), at most about `points` of them."""
+def _grid(k_max: int, step: int, points: int = 40, keep=()) -> list[int]:
+    """K values 1..k_max in multiples of `step` (whole ± pairs), about `points` of them, always with
+    the last three and the values in `keep` (the node counts the verdicts read)."""
     ks = list(range(step, k_max + 1, step))
     stride = max(1, len(ks) // points)
-    return sorted(set(ks[::stride]) | {ks[-1]} | set(ks[-3:]))
+    return sorted(set(ks[::stride]) | set(ks[-3:]) | {k for k in keep if k <= k_max})
 
 
 def run(ctx) -> list[Verdict]:
@@ -42,14 +43,14 @@ def run(ctx) -> list[Verdict]:
         group = get_group(f"Z{M}")
         idx, labels = full_data(group)
         ctx.echo(f"  Z{M}: complex and real Fourier nodes")
-        ks = _grid(2 * M - 2, 2)
+        ks = _grid(2 * M - 2, 2, keep=(2 * M - 4,))
         curves[("complex", M)] = (ks, reconstruction_curve(fourier_nodes(M), idx, labels, M, ks))
         real = fourier_nodes(M, complex=False)
-        kr = _grid(real.shape[0], 2)
+        kr = _grid(real.shape[0], 2, keep=(2 * M - 2,))
         curves[("real", M)] = (kr, reconstruction_curve(real, idx, labels, M, kr))
         if M == random_order:
             ctx.echo(f"  Z{M}: random nodes up to M² + M")
-            kn = sorted(set(_grid(M * M + M, 1, points=40)) | {2 * M - 2, M * M - 2, M * M - 1})
+            kn = _grid(M * M + M, 1, keep=(2 * M - 2, M * M - 2, M * M - 1))
             curves[("random", M)] = (kn, reconstruction_curve(random_nodes(M, max(kn), seed=0), idx, labels, M, kn))
     for name in nonabelian:
         group = get_group(name)

@@ -71,7 +71,8 @@ def run(ctx) -> list[Verdict]:
         name = cell.cfg.task.group
         for r in cell.results:
             rows.append({"group": name, "kind": kinds[name], "order": get_group(name).order, "d_max": d_max[name],
-                         "fraction": cell.cfg.task.train_fraction, "multiple": round(cell.cfg.task.train_fraction / p_star[name], 2),
+                         "fraction": cell.cfg.task.train_fraction,
+                         "multiple": round(cell.cfg.task.train_fraction / p_star[name], 2),
                          "test_acc": float(r["final_test_acc"]), "grokked": not r["censored"]})
     table = pd.DataFrame(rows)
     fit = fit_critical_constant(table["order"], table["fraction"], table["test_acc"], d_max=table["d_max"])

@@ -1,0 +1,119 @@
+"""li2-lr — Figs. 6–7 / Thm 5: near the critical data ratio a larger learning rate ends in memorisation,
+at nodes of higher energy.
+
+Near p* the training data's energy landscape holds both generalising (Fourier) and memorising maxima,
+the latter with higher E (li2-energy shows them). Setting (RC5): Z_M just above p*, σ = x², full-batch
+Adam with lr ∈ {1e-3, 2e-3, 5e-3} (the paper's three), weight decay 2e-4. The lrs and seeds are the
+members of one ensemble. Node energy: E(w_j/‖w_j‖) on the member's training set for every first-layer
+row (`groklab.li2.experiments.node_energies`, definition as written), averaged over the K nodes.
+
+Loss: cross-entropy, the reference config's default (`loss_func=nll`); the paper does not say which
+loss Figs. 6–7 used. We measured the same grid with class-centred MSE: there every lr generalises and
+the larger lr groks *sooner* (Z23 p = 0.41, K = 256, two seeds: grok epochs ≈ 1700, 1000, 950 for lr
+2e-3, 5e-3, 1e-2; also Z127 with n = 3225, K = 1024, wd 2e-4: grok epochs 270, 210, 140 for lr 1e-3, 2e-3,
+5e-3, one seed), so the effect reproduces under CE only. Under CE the larger lrs first reach a higher test
+accuracy and then lose it (the curves in the figure): the fixed 3000-epoch budget is part of the
+setting.
+
+Quick: Z23, 50 % of pairs (1.33·p*), K = 256, 3 seeds, 3000 epochs. Full: Fig. 7's Z127 with
+n = 3225 (test size 0.8), K = 1024, 5 seeds, 3000 epochs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from groklab.groups import get_group
+from groklab.li2 import critical_ratio
+from groklab.li2.experiments import member_weights, metric_curves, node_energies, train_cells, training_rows
+from groklab.li2.features import active_nodes
+from groklab.report.plots import ACCURACY_LABEL, EPOCH_LABEL, colours, new_figure
+from groklab.reproduce import Verdict
+from groklab.store import Store
+
+CLAIM = "Near the critical ratio a larger lr ends in memorisation (lower test accuracy) with higher node energy"
+
+LRS = (1e-3, 2e-3, 5e-3)
+QUICK = dict(group="Z23", fraction=0.5, width=256, seeds=3, epochs=3000)
+FULL = dict(group="Z127", fraction=0.2, width=1024, seeds=5, epochs=3000)
+
+
+def run(ctx) -> list[Verdict]:
+    mode = QUICK if ctx.quick else FULL
+    seeds = ctx.seeds or mode["seeds"]
+    members = [(s, lr) for s in range(seeds) for lr in LRS]
+    base = [f"task.group={mode['group']}", f"task.train_fraction={mode['fraction']}", f"model.width={mode['width']}",
+            "model.activation=sqr", "loss.kind=ce", "optim.kind=adam", "optim.weight_decay=2e-4",
+            f"train.epochs={mode['epochs']}", "train.eval_every=10", "train.checkpoint_every=1000",
+            f"train.seeds=[{','.join(str(s) for s, _ in members)}]", f"optim.lr=[{','.join(f'{lr:g}' for _, lr in members)}]"]
+    (cell,) = train_cells(base, [("lr grid", [])], ctx.store_path, progress=ctx.progress, echo=ctx.echo)
+    store = Store(ctx.store_path)
+    group = get_group(mode["group"])
+
+    rows = []
+    for r in cell.results:
+        W = member_weights(store, r["run_id"])["W"]
+        idx, labels, classes = training_rows(cell.cfg, r["seed"])
+        e = node_energies(W, idx, labels, classes, cell.cfg.model.activation)
+        active = active_nodes(W)
+        rows.append(dict(lr=r["lr"], seed=r["seed"], test=r["final_test_acc"], train=r["final_train_acc"],
+                         energy=float(e.mean()), energy_active=float(e[active].mean()), energies=e.numpy(),
+                         run_id=r["run_id"]))
+    by_lr = {lr: [x for x in rows if x["lr"] == lr] for lr in LRS}
+    acc = {lr: float(np.mean([x["test"] for x in v])) for lr, v in by_lr.items()}
+    energy = {lr: float(np.mean([x["energy"] for x in v])) for lr, v in by_lr.items()}
+    energy_active = {lr: float(np.mean([x["energy_active"] for x in v])) for lr, v in by_lr.items()}
+    n = len(training_rows(cell.cfg, 0)[1])
+    _figure(ctx, store, cell, by_lr, mode)
+
+    setting = (f"{mode['group']}, n = {n} of {group.order ** 2} pairs (p = {mode['fraction']}, p* = "
+               f"{critical_ratio(group.order):.3f}), K = {mode['width']}, x², cross-entropy, Adam, wd 2e-4, "
+               f"{mode['epochs']} epochs, {seeds} seeds")
+    lo, hi = LRS[0], LRS[-1]
+    return [
+        Verdict("generalisation falls as the learning rate rises", setting,
+                {f"lr {lr:g}": round(a, 3) for lr, a in acc.items()},
+                "mean final test accuracy strictly decreasing in lr, by ≥ 0.1 from the smallest to the largest",
+                all(acc[a] > acc[b] for a, b in zip(LRS, LRS[1:])) and acc[lo] - acc[hi] >= 0.1),
+        Verdict("every run fits its training set (the lower test accuracy is memorisation, not underfitting)",
+                setting, {f"lr {lr:g}": round(min(x["train"] for x in v), 3) for lr, v in by_lr.items()},
+                "final train accuracy ≥ 0.99 for every member", all(x["train"] >= 0.99 for x in rows)),
+        Verdict("the larger lr ends at nodes of higher energy E(w/‖w‖) on the training data",
+                "mean over the K first-layer rows (and, for reference, over the active rows), averaged over seeds",
+                {f"lr {lr:g}": {"all nodes": round(energy[lr], 3), "active nodes": round(energy_active[lr], 3)}
+                 for lr in LRS},
+                f"mean node energy at lr {hi:g} > at lr {lo:g}", energy[hi] > energy[lo]),
+    ]
+
+
+def _figure(ctx, store, cell, by_lr, mode) -> None:
+    fig = new_figure(15, 4.6)
+    ax, bx, cx = fig.subplots(1, 3)
+    cols = dict(zip(LRS, colours(len(LRS))))
+    epochs, acc = metric_curves(store, cell)
+    ids = [r["run_id"] for r in cell.results]
+    for lr, members in by_lr.items():
+        rows = [ids.index(x["run_id"]) for x in members]
+        ax.plot(epochs, acc[rows].mean(axis=0), color=cols[lr], lw=1.8, label=f"lr {lr:g}: test, mean")
+        ax.fill_between(epochs, acc[rows].min(axis=0), acc[rows].max(axis=0), color=cols[lr], alpha=0.2)
+    ax.set(xlabel=EPOCH_LABEL, ylabel=f"test {ACCURACY_LABEL}", ylim=(-0.02, 1.02),
+           title=f"{mode['group']}, p = {mode['fraction']} (band: seed range)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    for lr, members in by_lr.items():
+        bx.plot([x["energy"] for x in members], [x["test"] for x in members], "o", color=cols[lr], ms=7,
+                label=f"lr {lr:g} (one dot per seed)")
+    bx.set(xlabel="mean node energy E(w/‖w‖) on the training set (definition as written)",
+           ylabel=f"final test {ACCURACY_LABEL}", title="Higher-energy solutions generalise less")
+    bx.grid(alpha=0.3)
+    bx.legend(fontsize=8)
+    top = max(float(np.percentile(x["energies"], 99.5)) for v in by_lr.values() for x in v)
+    bins = np.linspace(0, top, 40)
+    for lr, members in by_lr.items():
+        cx.hist(members[0]["energies"], bins=bins, histtype="step", lw=2, color=cols[lr], label=f"lr {lr:g}")
+    cx.set(xlabel="node energy E(w_j/‖w_j‖) on the training set", ylabel="nodes (count, seed 0)",
+           title="Node energies after training")
+    cx.grid(alpha=0.3)
+    cx.legend(fontsize=8)
+    fig.suptitle("Li2 Figs. 6–7: near p*, a larger Adam lr ends in memorisation at higher-energy nodes (σ = x², CE)")
+    fig.savefig(ctx.figure_path("li2_lr"))
