@@ -226,21 +226,22 @@ def energy(
     """
     wb, single = _batch(w)
     data = _prepare(wb, idx, labels, num_classes, weights, class_projector, centre)
-    sigma = activation_and_derivative(activation)
-    z = sum(wb.index_select(1, data.cols[:, j]) for j in range(data.cols.shape[1]))
-    s, _ = sigma(z)
-    a = _class_vector(s, data)
-    e = 0.5 * (a * a).sum(dim=1)
+    _, e, _ = _forward(wb, data, activation_and_derivative(activation))
     if paper_constants:
         e = e / PAPER_FACTOR
     return e[0] if single else e
 
 
-def _energy_and_grad(wb: torch.Tensor, data: _Data, sigma) -> tuple[torch.Tensor, torch.Tensor]:
+def _forward(wb: torch.Tensor, data: _Data, sigma) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Class vector a = P·Ỹᵀ(q∘σ(Xw)) [B, C], energies ½‖a‖² [B], and σ'(Xw) for the gradient."""
     z = sum(wb.index_select(1, data.cols[:, j]) for j in range(data.cols.shape[1]))
     s, ds = sigma(z)
     a = _class_vector(s, data)
-    e = 0.5 * (a * a).sum(dim=1)
+    return a, 0.5 * (a * a).sum(dim=1), ds
+
+
+def _energy_and_grad(wb: torch.Tensor, data: _Data, sigma) -> tuple[torch.Tensor, torch.Tensor]:
+    a, e, ds = _forward(wb, data, sigma)
     ga = a @ data.projector if data.projector is not None else a  # dE/d(Ỹᵀ q∘s) = Pᵀ P a
     gs = ga.index_select(1, data.labels)  # dE/d(q∘s)_i before centring
     if data.centre:
