@@ -136,3 +136,20 @@ def test_record_stages_merges_into_stored_summaries(tmp_path):
     summary = store.run("a")["summary"]
     assert summary["grok_epoch"] == 7 and summary["stages"] == stages["a"] and summary["stages"]["II"] == 27
     assert "stages" not in store.run("b")["summary"]
+
+
+def test_packed_member_li2_series_equal_the_run_trained_alone(tmp_path):
+    """Each member samples its own rows and nodes, so its diagnostics do not depend on ensemble-mates."""
+    from groklab.train.loop import run_ensemble
+
+    base = ["task.group=Z11", "model.width=66", "train.epochs=6", "li2.every=2", "li2.kernel_samples=16",
+            "train.checkpoint_dense_until=0", "train.checkpoint_every=1000", "train.progress=false"]
+    packed_cfg = load_config(None, [*base, "train.seeds=[3,4]"])
+    alone_cfg = load_config(None, [*base, "train.seeds=[4]"])
+    packed = run_ensemble(packed_cfg, tmp_path / "packed", hooks=hooks_from_config(packed_cfg))
+    alone = run_ensemble(alone_cfg, tmp_path / "alone", hooks=hooks_from_config(alone_cfg))
+    rows = lambda out, s: {(e, k): v for e, k, v in out.history.series_rows(s) if k.startswith("li2.")}  # noqa: E731
+    mine, theirs = rows(packed, 1), rows(alone, 0)
+    assert set(mine) == set(theirs) and {"li2.kernel_offdiag", "li2.ff_ideal_dist"} <= {k for _, k in mine}
+    for key, value in mine.items():
+        assert value == pytest.approx(theirs[key], rel=1e-4, abs=1e-6), key

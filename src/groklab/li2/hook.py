@@ -26,8 +26,8 @@ per run, epoch and key):
 [sparse]: these need the full K×K Gram matrix and its Cholesky factor (O(nK² + K³) per member), so
 they run on every `heavy_every`-th call (default: about 12 times per run, at most every 10th call)
 and at the last epoch. [group tasks]: op=compose (the group), add/sub (Z_p); absent otherwise.
-The row and node subsamples are drawn once per hook (seeded by the first member's seed) so a series
-compares like with like. η is the nominal conversion of each member's weight decay (li2.md §3.3,
+The row and node subsamples are drawn once per hook and per member (seeded by the member's own seed), so a
+series compares like with like and a packed member's series equal those of the same run trained alone. η is the nominal conversion of each member's weight decay (li2.md §3.3,
 `diagnostics.nominal_eta`). Cost at Z71/K=2048 (2-core CPU, best of repeated interleaved timings): a call
 takes about as long as one full-batch training step (≈ 40 ms for two members) — it recomputes F and the
 n·K·C product Ŷ, everything else is C×C, K×C or 256-sized — and a call with the K×K diagnostics ≈ 15
@@ -85,16 +85,21 @@ class Li2Hook:
         calls = max(1, self.last_epoch // max(self.every, 1))
         self.heavy_every = int(heavy_every) if heavy_every else max(10, math.ceil(calls / HEAVY_POINTS))
         self.group = task_group(cfg)
-        self.seed = int(cfg.member_seeds()[0])
+        self.seeds = [int(seed) for seed in cfg.member_seeds()]
         self._params: deque = deque(maxlen=2)  # (W, V) at the previous two calls
         self._rows = self._nodes = None
 
     # -- helpers -------------------------------------------------------------------------------
     def _subsamples(self, n: int, K: int, device) -> None:
+        """Row and node subsamples [S, m], each member's drawn from its own seed, so a packed member's
+        series equal those of the same run trained alone."""
         if self._rows is None:
-            g = torch.Generator().manual_seed(self.seed + 104_729)
-            self._rows = torch.randperm(n, generator=g)[: min(self.samples, n)].sort().values.to(device)
-            self._nodes = torch.randperm(K, generator=g)[: min(self.samples, K)].sort().values.to(device)
+            rows, nodes = [], []
+            for seed in self.seeds:
+                g = torch.Generator().manual_seed(seed + 104_729)
+                rows.append(torch.randperm(n, generator=g)[: min(self.samples, n)].sort().values)
+                nodes.append(torch.randperm(K, generator=g)[: min(self.samples, K)].sort().values)
+            self._rows, self._nodes = torch.stack(rows).to(device), torch.stack(nodes).to(device)
 
     def heavy_due(self, epoch: int) -> bool:
         return epoch == self.last_epoch or (epoch // max(self.every, 1)) % self.heavy_every == 0
@@ -124,9 +129,9 @@ class Li2Hook:
                 put("li2.gf_norm_class", stats["gf_norm_class"])
                 put("li2.gf_norm_ref", stats["gf_norm_ref"])
                 put("li2.gf_stage2_cos", stats["gf_stage2_cos"])
-            put("li2.kernel_offdiag", D.kernel_offdiag_ratio(F, self._nodes))
-            put("li2.ff_ideal_dist", D.ff_ideal_distance(F, self._rows, centre=False))
-            put("li2.ff_ideal_dist_c", D.ff_ideal_distance(F, self._rows, centre=True))
+            put("li2.kernel_offdiag", D.kernel_offdiag_ratio(F, self._nodes[lo:hi]))
+            put("li2.ff_ideal_dist", D.ff_ideal_distance(F, self._rows[lo:hi], centre=False))
+            put("li2.ff_ideal_dist_c", D.ff_ideal_distance(F, self._rows[lo:hi], centre=True))
             if heavy:  # one member at a time: the K×K float64 system is the big array here
                 for s in range(lo, hi):
                     Fs, ys = F[s - lo : s - lo + 1], y[s - lo : s - lo + 1]

@@ -22,6 +22,7 @@ from groklab.errors import GroklabError
 from groklab.store import Store
 from groklab.train import checkpoint as ckpt
 from groklab.train.grokking import GrokThresholds, detect_grokking
+from groklab.train.heap import release_free_heap
 from groklab.train.setup import EnsembleData, setup
 from groklab.train.tensorboard import TensorBoardLogger, require_tensorboard
 
@@ -305,6 +306,8 @@ def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), 
             if epoch % max(1, t.eval_every) == 0:
                 bar.set_postfix(train=f"{float(train_acc.mean()):.3f}", test=f"{float(test_acc.nanmean()) if test_acc.isfinite().any() else float('nan'):.3f}",
                                 diverged=sum(d is not None for d in diverged_at))
+        if device.type == "cpu":
+            release_free_heap(epoch)
         if on_epoch is not None:
             on_epoch(epoch)
         if not active.any():
