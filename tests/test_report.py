@@ -300,7 +300,7 @@ def test_grok_statistics_keep_censored_runs_censored(tmp_path):
     groups = [plots_sweep.GrokGroup("a", np.array([10.0, np.nan]), np.array([12.0, np.nan]), np.array([10.0, 300.0]))]
     fig = plots_sweep.grok_box_figure(groups)
     dots = np.concatenate([ln.get_ydata() for ln in fig.axes[0].lines if ln.get_marker() == "o"])
-    assert dots.tolist() == [10.0] and "censored 1" in fig.axes[0].get_xticklabels()[0].get_text()
+    assert dots.tolist() == [10.0] and "1 censored" in fig.axes[0].get_xticklabels()[0].get_text()
     assert_labelled(fig)
 
 
@@ -311,9 +311,32 @@ def test_survival_curve_steps_at_events_and_ticks_censoring():
     fig = plots_sweep.survival_figure([("g", km, None)], budget=300)
     ax = fig.axes[0]
     step = next(ln for ln in ax.lines if ln.get_linestyle() == "-")
-    assert step.get_ydata().tolist() == pytest.approx([1.0, 2 / 3, 1 / 3, 1 / 3, 1 / 3])
+    assert step.get_xdata().tolist() == [0.0, 10.0, 20.0, 300.0]
+    assert step.get_ydata().tolist() == pytest.approx([1.0, 2 / 3, 1 / 3, 1 / 3])
     ticks = next(ln for ln in ax.lines if ln.get_marker() == "|")
     assert ticks.get_xdata().tolist() == [300.0]
+    assert_labelled(fig)
+
+
+def test_multi_panel_box_and_survival_figures_of_the_muon_study():
+    from groklab.report import stats
+
+    panels = [("pooled", {"AdamW": [150.0, None], "Muon": [90.0, 110.0]}, {"AdamW": 1, "Muon": 0}),
+              ("per task", {"add/AdamW": [150.0], "mul/AdamW": [], "add/Muon": [90.0]}, {"mul/AdamW": 3})]
+    fig = plots_sweep.box_panels_figure(panels, title="t", width_ratios=[1, 2])
+    pooled, per_task = fig.axes
+    dots = sorted(np.concatenate([ln.get_ydata() for ln in pooled.lines if ln.get_marker() == "o"]).tolist())
+    assert dots == [90.0, 110.0, 150.0]  # the censored AdamW run is counted, not drawn
+    assert "1 censored" in pooled.get_xticklabels()[0].get_text()
+    assert any("no run" in t.get_text() for t in per_task.texts)  # mul/AdamW: all 3 censored
+    adamw = [ln.get_color() for ln in per_task.lines if ln.get_marker() == "o" and len(ln.get_ydata())]
+    assert adamw[0] == plots_sweep.OPTIMISER_COLOURS["adamw"] and adamw[1] == plots_sweep.OPTIMISER_COLOURS["muon"]
+    assert_labelled(fig)
+
+    km = {"AdamW": stats.kaplan_meier([100, 200], [True, False]), "Muon": stats.kaplan_meier([50, 60], [True, True])}
+    fig = plots_sweep.survival_panels_figure([("first", km)], title="t", budget=200)
+    muon = next(ln for ln in fig.axes[0].lines if ln.get_label().startswith("Muon"))
+    assert muon.get_ydata().tolist() == pytest.approx([1.0, 0.5, 0.0, 0.0]) and muon.get_xdata()[-1] == 200
     assert_labelled(fig)
 
 

@@ -1,4 +1,5 @@
-"""Figures of a sweep: phase diagram, grok-epoch distributions, survival curves, grouped test curves.
+"""Figures of a sweep: phase diagram, grok-epoch distributions, survival curves, grouped test curves
+(and their multi-panel forms that the Muon study uses).
 
 Same conventions as `plots`: frames/arrays in, a pyplot-free `Figure` out, every axis labelled
 with its unit.
@@ -7,7 +8,7 @@ with its unit.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -74,10 +75,14 @@ def phase_figure(table: pd.DataFrame, *, c: float, fitted: dict | None = None,
     lo, hi = x_edges[0], x_edges[-1]
     m = np.arange(max(2, int(np.floor(lo))), int(np.ceil(hi)) + 1)
     d_maxes = sorted(int(d) for d in table["d_max"].unique()) if "d_max" in table else [1]
+    by_corr: dict[float, list[int]] = {}  # d_max = 2 has correction 1: one line, not two drawn on top of each other
     for d in d_maxes:
-        corr = 1.0 if d <= 1 else d / 2
-        label = f"predicted p* = {c:g}·ln M/M" if d <= 1 else f"predicted p* = {corr:g}·{c:g}·ln M/M (d_max = {d})"
-        ax.plot(m, [_boundary(int(x), c, d) for x in m], color="white", lw=2.2, ls="--" if d <= 1 else "-.", label=label)
+        by_corr.setdefault(1.0 if d <= 1 else d / 2, []).append(d)
+    for corr, ds in by_corr.items():
+        kinds = ", ".join("abelian" if d <= 1 else f"d_max = {d}" for d in ds)
+        scale = f"{c:g}" if corr == 1 else f"{corr:g}·{c:g}"
+        ax.plot(m, [_boundary(int(x), c, ds[0]) for x in m], color="white", lw=2.2, ls="--" if corr == 1 else "-.",
+                label=f"predicted p* = {scale}·ln M/M ({kinds})")
     if fitted and np.isfinite(fitted.get("c", np.nan)):
         ax.plot(m, fitted["c"] * np.log(m) / m, color="#ff7f0e", lw=1.8, label=f"fitted c = {fitted['c']:.3g}")
         pts = [(o, p) for o, p in fitted.get("p_star", {}).items() if np.isfinite(p)]
@@ -108,6 +113,43 @@ class GrokGroup:
     censor_at: np.ndarray  # last observed epoch per run (budget or divergence), the censoring time
 
 
+# Grok epochs are right-censored: a run that never grokked has no grok epoch. Boxes therefore hold the
+# grokked runs only and the censored ones are counted in the tick labels, never plotted at the budget.
+def _box_panel(ax, labels: Sequence[str], data: Sequence[np.ndarray], censored: Sequence[int], palette) -> None:
+    positions = np.arange(1, len(labels) + 1)
+    kept = [i for i, d in enumerate(data) if d.size]
+    if kept:
+        box = ax.boxplot([data[i] for i in kept], positions=positions[kept], widths=0.55, patch_artist=True,
+                         showfliers=False, medianprops=dict(color="black"))
+        for patch, i in zip(box["boxes"], kept):
+            patch.set(facecolor=palette[i], alpha=0.4)
+    rng = np.random.default_rng(0)  # fixed jitter: the same figure on every build
+    for i, d in enumerate(data):
+        ax.plot(positions[i] + rng.uniform(-0.15, 0.15, d.size), d, "o", color=palette[i], ms=4, alpha=0.8)
+        if not d.size:
+            ax.text(positions[i], 0.5, "no run\ngrokked", transform=ax.get_xaxis_transform(), ha="center",
+                    va="center", color="0.45", fontsize=9)
+    ticks = [f"{label}\n{d.size} grokked\n{c} censored" for label, d, c in zip(labels, data, censored)]
+    ax.set_xticks(positions, ticks, fontsize=8, rotation=20 if len(labels) > 4 else 0)
+    ax.set_xlim(0.4, len(labels) + 0.6)
+    ax.grid(alpha=0.3, axis="y")
+
+
+def _survival_steps(ax, km: pd.DataFrame, colour, budget: float | None, style: str = "-", label: str | None = None) -> None:
+    """S(t) of one Kaplan–Meier frame as a step curve from (0, 1), held to `budget`, censoring ticked."""
+    t = np.concatenate([[0.0], km["time"].to_numpy(float)])
+    s = np.concatenate([[1.0], km["survival"].to_numpy(float)])
+    if budget is not None and t[-1] < budget:
+        t, s = np.append(t, budget), np.append(s, s[-1])
+    ax.step(t, s, where="post", color=colour, ls=style, lw=1.6, label=label)
+    cens = km[km["censored"] > 0]
+    ax.plot(cens["time"], cens["survival"], "|", color=colour, ms=10, mew=1.5)
+
+
+def _finite(values) -> np.ndarray:
+    return np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
+
+
 def grok_box_figure(groups: Sequence[GrokGroup], *, title: str = "Grok epochs per group") -> Figure:
     """Boxplots (Muon paper Fig. 4 style) of first-crossing and sustained grok epochs, runs as dots;
     censored runs are counted under each box, never plotted at the budget."""
@@ -115,30 +157,32 @@ def grok_box_figure(groups: Sequence[GrokGroup], *, title: str = "Grok epochs pe
     axes = fig.subplots(1, 2, sharey=True)
     palette = colours(len(groups))
     for ax, attr, name in ((axes[0], "first", "first crossing"), (axes[1], "sustained", "sustained")):
-        data = [g_vals[np.isfinite(g_vals)] for g_vals in (getattr(g, attr) for g in groups)]
-        positions = np.arange(1, len(groups) + 1)
-        kept = [i for i, d in enumerate(data) if d.size]
-        if kept:
-            box = ax.boxplot([data[i] for i in kept], positions=positions[kept], widths=0.55, patch_artist=True,
-                             showfliers=False, medianprops=dict(color="black"))
-            for patch, i in zip(box["boxes"], kept):
-                patch.set(facecolor=palette[i], alpha=0.35)
-        rng = np.random.default_rng(0)  # fixed jitter: the same figure on every build
-        for i, d in enumerate(data):
-            ax.plot(positions[i] + rng.uniform(-0.15, 0.15, d.size), d, "o", color=palette[i], ms=4, alpha=0.8)
-            if not d.size:
-                ax.text(positions[i], 0.5, "no run\ngrokked", transform=ax.get_xaxis_transform(), ha="center",
-                        va="center", color="0.45", fontsize=9)
-        n_cens = [int((~np.isfinite(getattr(g, attr))).sum()) for g in groups]
-        ticks = [f"{g.label}\n(n={len(g.first)}, censored {c})" for g, c in zip(groups, n_cens)]
-        ax.set_xticks(positions, ticks, fontsize=8, rotation=20 if len(groups) > 4 else 0)
-        ax.set(title=f"{name} grok epoch", xlabel="group of runs", xlim=(0.4, len(groups) + 0.6))
-        ax.grid(alpha=0.3, axis="y")
+        data = [_finite(getattr(g, attr)) for g in groups]
+        censored = [len(g.first) - d.size for g, d in zip(groups, data)]
+        _box_panel(ax, [g.label for g in groups], data, censored, palette)
+        ax.set(title=f"{name} grok epoch", xlabel="group of runs")
     axes[0].set_ylabel("grok epoch (epochs; grokked runs only)")
     handles = [Line2D([], [], color="black", label="median (box: quartiles, whiskers: 1.5·IQR)"),
                Line2D([], [], marker="o", ls="", color="0.4", label="one run")]
     fig.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=8)
     fig.suptitle(title, fontsize=13)
+    return fig
+
+
+def box_panels_figure(panels: Sequence[tuple[str, Mapping[str, Sequence[float]], Mapping[str, int]]], *,
+                      title: str, width_ratios: Sequence[float] | None = None) -> Figure:
+    """Side-by-side grok-epoch boxplots, one panel per (title, label → grok epochs, label → censored
+    count); a label's colour follows its optimiser (".../AdamW", ".../Muon") so panels agree."""
+    widths = list(width_ratios or [1] * len(panels))
+    fig = new_figure(max(5.0, 2.8 * sum(widths) + 1.5), 4.8)
+    axes = fig.subplots(1, len(panels), width_ratios=widths, squeeze=False)[0]
+    for ax, (panel_title, groups, censored) in zip(axes, panels):
+        labels = list(groups)
+        _box_panel(ax, labels, [_finite(groups[k]) for k in labels], [censored.get(k, 0) for k in labels],
+                   [_optimiser_colour(k, i) for i, k in enumerate(labels)])
+        ax.set(title=panel_title, xlabel="group of runs")
+    axes[0].set_ylabel("grok epoch (epochs; grokked runs only)")
+    fig.suptitle(title, fontsize=11)
     return fig
 
 
@@ -153,13 +197,8 @@ def survival_figure(curves: Sequence[tuple[str, pd.DataFrame, pd.DataFrame | Non
     palette = colours(len(curves))
     for (label, first, sustained), colour in zip(curves, palette):
         for km, style in ((first, "-"), (sustained, "--")):
-            if km is None or km.empty:
-                continue
-            t = np.concatenate([[0.0], km["time"].to_numpy(float), [budget]])
-            s = np.concatenate([[1.0], km["survival"].to_numpy(float), [km["survival"].iloc[-1]]])
-            ax.step(t, s, where="post", color=colour, ls=style, lw=1.6)
-            cens = km[km["censored"] > 0]
-            ax.plot(cens["time"], cens["survival"], "|", color=colour, ms=10, mew=1.5)
+            if km is not None and not km.empty:
+                _survival_steps(ax, km, colour, budget, style)
     handles = [Line2D([], [], color=c, lw=2, label=lab) for (lab, _, _), c in zip(curves, palette)]
     handles += [Line2D([], [], color="0.3", ls="-", label="first crossing"),
                 Line2D([], [], color="0.3", ls="--", label="sustained"),
@@ -169,6 +208,30 @@ def survival_figure(curves: Sequence[tuple[str, pd.DataFrame, pd.DataFrame | Non
            xlim=(0, budget * 1.03))
     ax.grid(alpha=0.3)
     return fig
+
+
+def survival_panels_figure(panels: Sequence[tuple[str, Mapping[str, pd.DataFrame]]], *, title: str,
+                           budget: float | None = None) -> Figure:
+    """Kaplan–Meier curves side by side, one panel per (title, label → `kaplan_meier` frame)."""
+    fig = new_figure(max(5.0, 3.7 * len(panels)), 4.2)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (panel_title, curves) in zip(axes, panels):
+        for i, (label, km) in enumerate(curves.items()):
+            n = int(km["at_risk"].iloc[0]) if len(km) else 0
+            _survival_steps(ax, km, _optimiser_colour(label, i), budget, label=f"{label} (n={n})")
+        ax.set(xlabel=EPOCH_LABEL, ylabel="runs not yet grokked (fraction)", ylim=(-0.02, 1.02))
+        ax.set_title(panel_title, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=11)
+    return fig
+
+
+OPTIMISER_COLOURS = {"adamw": "#1f77b4", "muon": "#d62728"}
+
+
+def _optimiser_colour(label: str, i: int) -> str:
+    return OPTIMISER_COLOURS.get(str(label).split("/")[-1].lower(), colours(max(6, i + 1))[i])
 
 
 def group_curves_figure(metrics: pd.DataFrame, run_groups: dict[str, str], *,

@@ -237,7 +237,7 @@ def _memorisation_figure(ctx, mem, thm5) -> None:
         ax.axhline(m["best_fourier"], color=col, ls="--", lw=1.2, label=f"p = {frac}: best single-frequency E{how}")
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if str(v)[0] in "25" else ""))
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if _leading_digit(v) in (2, 5) else ""))
     ax.set(xlabel="purity of the maximum (power share of its dominant frequency)", ylabel="energy E(w) on the subset",
            title="Below p* the maxima are memorising and out-score Fourier")
     ax.legend(fontsize=8, loc="best")
@@ -255,3 +255,7 @@ def _memorisation_figure(ctx, mem, thm5) -> None:
     bx.legend(fontsize=8, loc="upper left")
     fig.suptitle("Li2 Thm 5: memorising maxima of the energy")
     fig.savefig(ctx.figure_path("li2_energy_memorisation"))
+
+
+def _leading_digit(v: float) -> int:
+    return int(round(v / 10 ** np.floor(np.log10(v)))) if v > 0 else 0

@@ -38,7 +38,7 @@ import pandas as pd
 from groklab.config import RunConfig, load_config
 from groklab.errors import GroklabError
 from groklab.report import stats
-from groklab.report.stats_plots import boxplot_figure, km_figure
+from groklab.report.plots_sweep import box_panels_figure, survival_panels_figure
 from groklab.reproduce import Context, Verdict
 from groklab.store import Store
 from groklab.train.loop import plan_members, train
@@ -255,17 +255,17 @@ def figures(ctx: Context, runs: pd.DataFrame, grid: Grid) -> None:
 
     pooled = runs.assign(label=runs.optimizer.map(LABELS))
     per_task = runs.assign(label=runs.task + "/" + runs.optimizer.map(LABELS))
-    boxplot_figure([("pooled over tasks and outputs (first crossing)", *groups(pooled, "grok_epoch", "label")),
-                    ("per task", *groups(per_task, "grok_epoch", "label")),
-                    ("pooled, sustained", *groups(pooled, "sustained_grok_epoch", "label"))],
-                   ctx.figure_path("fig4_boxplot"), f"Grok epochs, AdamW vs Muon ({grid.describe()})",
-                   width_ratios=[1, max(2, len(grid.tasks)), 1])
+    box_panels_figure([("pooled, first crossing", *groups(pooled, "grok_epoch", "label")),
+                       ("per task", *groups(per_task, "grok_epoch", "label")),
+                       ("pooled, sustained", *groups(pooled, "sustained_grok_epoch", "label"))],
+                      title=f"Grok epochs, AdamW vs Muon ({grid.describe()})",
+                      width_ratios=[1, max(2, len(grid.tasks)), 1]).savefig(ctx.figure_path("fig4_boxplot"))
     km_panels = []
     for metric, title in (("grok_epoch", "first crossing"), ("sustained_grok_epoch", "sustained")):
         km_panels.append((title, {LABELS[o]: stats.kaplan_meier(*_group_times(runs[runs.optimizer == o], metric))
                                   for o in OPTIMIZERS}))
-    km_figure(km_panels, ctx.figure_path("kaplan_meier"), "Kaplan–Meier: fraction of runs not yet grokked",
-              budget=grid.epochs)
+    survival_panels_figure(km_panels, title="Kaplan–Meier: fraction of runs not yet grokked",
+                           budget=grid.epochs).savefig(ctx.figure_path("kaplan_meier"))
 
 
 def echo_report(ctx: Context, result: dict) -> None:
