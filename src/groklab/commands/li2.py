@@ -1,0 +1,177 @@
+"""`groklab li2 ...`: the Li2 analyses from the shell, on a stored run or on a group.
+
+    groklab li2 features RUN [--epoch E]      which irreps the trained nodes hold; missing ones and E_S (Thm 7)
+    groklab li2 energy GROUP [--fraction p]   maxima of E(w) from random starts, and their census (Thm 2, Cor 2, Thm 5)
+    groklab li2 theory GROUP                  p*, the feature count, reconstruction nodes (Thm 3), T0 (Thm 8)
+
+Each prints a table, or JSON with --json; everything is computed by `groklab.li2` functions.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import typer
+
+from groklab.commands.common import print_json
+from groklab.errors import GroklabError
+
+li2_app = typer.Typer(no_args_is_help=True, help="Li2 analyses: trained features of a run, energy maxima, theory numbers.")
+
+COVERAGE_POINTS = 12  # snapshots summarised in the coverage-over-training line
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(li2_app, name="li2")
+
+
+def _group(name: str):
+    from groklab.groups import get_group
+
+    return get_group(name)
+
+
+@li2_app.command("features")
+def features_command(
+    run_id: str = typer.Argument(..., help="Run id or a unique prefix (a two-layer run on op=compose)."),
+    epoch: Optional[int] = typer.Option(None, "--epoch", help="Snapshot epoch (default: the last)."),
+    store: Optional[str] = typer.Option(None, "--store", help="SQLite store (default: store.path)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Per-irrep node counts and purity of a trained first layer, the missing irreps and E_S (Thm 7),
+    and feature coverage over the run's snapshots."""
+    from groklab.commands.runs import _store
+    from groklab.li2.experiments import member_weights
+    from groklab.li2.features import classify_nodes, coverage, coverage_over_training, missing_features
+    from groklab.report.snapshots import ensemble_folder, snapshot_group
+    from groklab.train.checkpoint import list_snapshots, load_snapshot
+
+    db = _store(store)
+    row = db.run(run_id)
+    group = snapshot_group(row["config"])
+    if group is None:
+        raise GroklabError(f"run {row['run_id'][:8]} is not a real two-layer network on group composition; "
+                           "features need model.kind=two_layer and task.op=compose")
+    weights = member_weights(db, row["run_id"], epoch)
+    W, V = weights["W"].to(float), weights["V"].to(float)
+    nodes = classify_nodes(W, group, V)
+    cov = coverage(W, group, nodes=nodes)
+    missing = missing_features(W, group)
+    snaps = list_snapshots(ensemble_folder(row, db.path.parent))
+    step = max(1, math.ceil(len(snaps) / COVERAGE_POINTS))
+    picked = snaps[::step] + ([snaps[-1]] if (len(snaps) - 1) % step else [])
+    over = coverage_over_training(((e, load_snapshot(p, int(row["member"]))["W"]) for e, p in picked), group)
+
+    counted = cov["active"] & (nodes["purity"] >= 0.8)
+    per_irrep = []
+    for i, label in enumerate(nodes["labels"]):
+        holders = counted & (nodes["dominant"] == i)
+        if bool(holders.any()):
+            per_irrep.append(dict(irrep=label, nodes=int(holders.sum()), mean_purity=round(float(nodes["purity"][holders].mean()), 4),
+                                  readout_same_irrep=int((nodes["readout_dominant"][holders] == i).sum())))
+    result = dict(
+        run=row["run_id"], group=group.name, width=int(W.shape[0]), epoch=epoch if epoch is not None else (snaps[-1][0] if snaps else None),
+        active_nodes=int(cov["active"].sum()), mean_purity=round(float(cov["mean_purity"]), 4),
+        covered=f"{int(cov['count'])}/{len(nodes['labels']) - 1}", missing=missing["missing"],
+        missing_energy_mean=missing["active_energy_mean"], per_irrep=per_irrep,
+        coverage_over_training=[dict(epoch=e, fraction=round(float(f), 4)) for e, f in zip(over["epochs"], over["fraction"].tolist())],
+    )
+    if as_json:
+        print_json(result)
+        return
+    typer.echo(f"run {row['run_id'][:8]}: {group.name}, K={result['width']}, epoch {result['epoch']}")
+    typer.echo(f"  active nodes (‖w‖ ≥ ¼ max): {result['active_nodes']}, mean purity {result['mean_purity']:.3f}")
+    typer.echo(f"  irreps covered by an active node of purity ≥ 0.8: {result['covered']}; missing: "
+               f"{', '.join(result['missing']) or 'none'}")
+    typer.echo(f"  E_S of the active nodes (Thm 7; ≈ 0 once S is learned): {result['missing_energy_mean']:.4g}")
+    typer.echo("  coverage over training: " + ", ".join(f"{c['epoch']}: {c['fraction']:.2f}" for c in result["coverage_over_training"]))
+    typer.echo(f"  {'irrep':>8} {'nodes':>6} {'purity':>7} {'V same irrep':>13}")
+    for r in per_irrep:
+        typer.echo(f"  {r['irrep']:>8} {r['nodes']:>6} {r['mean_purity']:>7.3f} {r['readout_same_irrep']:>13}")
+
+
+@li2_app.command("energy")
+def energy_command(
+    group_name: str = typer.Argument(..., metavar="GROUP", help="Group name, e.g. Z23, D10, S4."),
+    fraction: float = typer.Option(1.0, "--fraction", help="Share of the M² pairs in the dataset (random subset; 1 = the full table)."),
+    starts: int = typer.Option(64, "--starts", min=1, help="Random unit starts of the projected ascent."),
+    activation: str = typer.Option("sqr", "--activation", help="σ: sqr, relu, ..."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the starts and of the subset."),
+    paper_constants: bool = typer.Option(False, "--paper-constants", help="Report energies in the paper's normalisation (÷ 4)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Ascend E(w) = ½‖Ỹᵀσ(Xw)‖² on the unit sphere from random starts and census the maxima:
+    on the full table each is one irrep with Thm 2's energy; below p* they memorise ("mixed")."""
+    import torch
+
+    from groklab.li2.energy import ACTIVATIONS, ascend_energy, census, full_data
+
+    if not 0 < fraction <= 1:
+        raise GroklabError(f"--fraction must be in (0, 1], got {fraction}")
+    if activation not in ACTIVATIONS:
+        raise GroklabError(f"unknown activation {activation!r}; choose one of {', '.join(sorted(ACTIVATIONS))}")
+    group = _group(group_name)
+    idx, labels = full_data(group)
+    if fraction < 1:
+        keep = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))[: max(1, int(fraction * len(labels)))]
+        idx, labels = idx[keep.sort().values], labels[keep.sort().values]
+    result = ascend_energy(idx, labels, group.order, starts=starts, activation=activation, seed=seed,
+                           paper_constants=paper_constants)
+    table = census(result.w, group, result.energy, result.converged)["table"]
+    if paper_constants:  # census's closed form is the definition as written
+        for row in table:
+            if "closed_form" in row:
+                row["closed_form"] /= 4
+    out = dict(group=group.name, pairs=int(len(labels)), fraction=fraction, activation=activation, starts=starts,
+               converged=int(result.converged.sum()), normalisation="paper (÷4)" if paper_constants else "definition as written",
+               maxima=table)
+    if as_json:
+        print_json(out)
+        return
+    typer.echo(f"{group.name}: {out['pairs']} pairs, σ = {activation}, {out['converged']}/{starts} ascents converged "
+               f"(energies: {out['normalisation']})")
+    typer.echo(f"  {'maximum':>8} {'count':>6} {'E mean':>10} {'E min':>10} {'E max':>10} {'Thm 2 E':>10}")
+    for row in table:
+        closed = f"{row['closed_form']:>10.4g}" if row.get("closed_form") is not None else f"{'-':>10}"
+        typer.echo(f"  {row['label']:>8} {row['count']:>6} {row['energy_mean']:>10.4g} {row['energy_min']:>10.4g} "
+                   f"{row['energy_max']:>10.4g} {closed}")
+
+
+@li2_app.command("theory")
+def theory_command(
+    group_name: str = typer.Argument(..., metavar="GROUP", help="Group name, e.g. Z71, Z4xZ7, D22, S4."),
+    c: Optional[float] = typer.Option(None, "--c", help="Critical-ratio constant (default: the reference's 2.7482)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """The Li2 numbers of a group: critical training fraction p* (Thm 4, irrep-degree correction),
+    features to learn, nodes for exact reconstruction (Thm 3), and T0 (Thm 8, equal strengths)."""
+    from groklab.groups import irreps
+    from groklab.li2.theory import coupon_collector_T0, critical_ratio
+    from groklab.tasks.splits import CRITICAL_RATIO_C
+
+    group = _group(group_name)
+    degrees = [int(d) for d in irreps(group).degrees]
+    d_max, M = max(degrees), group.order
+    constant = CRITICAL_RATIO_C if c is None else c
+    try:
+        p_star = critical_ratio(M, c=constant, d_max=d_max)
+    except GroklabError:
+        p_star = None  # the formula leaves (0, 1] for tiny groups
+    from groklab.groups import real_irrep_groups
+
+    features = len(real_irrep_groups(group)) - 1  # non-trivial real irreps (conjugate pairs count once)
+    out = dict(group=group.name, order=M, abelian=d_max == 1, irrep_degrees=sorted(degrees), d_max=d_max, c=constant,
+               critical_fraction=p_star, critical_pairs=None if p_star is None else math.ceil(p_star * M * M),
+               features=features, reconstruction_nodes=2 * (sum(d**3 for d in degrees) - 1),
+               coupon_collector_T0=round(coupon_collector_T0([1 / features] * features), 2) if features else 0.0)
+    if as_json:
+        print_json(out)
+        return
+    pstar = "outside (0, 1]: every pair is needed" if p_star is None else f"{p_star:.4f} ({out['critical_pairs']} of {M * M} pairs)"
+    counts = {d: degrees.count(d) for d in sorted(set(degrees))}
+    typer.echo(f"{group.name}: order {M}, irreps by degree: " + ", ".join(f"{n} of degree {d}" for d, n in counts.items()))
+    typer.echo(f"  critical training fraction p* = corr·{constant:g}·ln M/M: {pstar}")
+    typer.echo(f"  features to learn (non-trivial real irreps): {features}")
+    typer.echo(f"  nodes for exact reconstruction with irrep nodes (Thm 3; 2M−2 for Z_M): {out['reconstruction_nodes']}")
+    typer.echo(f"  independent nodes until every feature is found, equal strengths (Thm 8 T0): {out['coupon_collector_T0']}")
