@@ -59,3 +59,19 @@ def test_features_of_a_grokked_run_cover_every_frequency(capsys, tmp_path):
 def test_features_of_an_unknown_run_is_a_one_line_error(capsys, tmp_path):
     code, out, err = run(capsys, "li2", "features", "nope", "--store", str(tmp_path / "none.sqlite"))
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_member_weights_find_snapshots_of_a_store_trained_with_a_relative_path(capsys, tmp_path, monkeypatch):
+    """Runs record their folder as given (relative to where training ran); reading from elsewhere falls
+    back to the store's own runs/ folder."""
+    from groklab.li2.experiments import member_weights
+    from groklab.store import Store
+
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "train", "li2_fig3", "task.group=Z7", "model.width=16", "train.epochs=3",
+                         "train.progress=false", "store.path=rel/runs.sqlite", "--json")
+    assert code == 0, err
+    run_id = json.loads(out)["run_id"]
+    monkeypatch.chdir("/")
+    W = member_weights(Store(tmp_path / "rel" / "runs.sqlite"), run_id)["W"]
+    assert tuple(W.shape) == (16, 14)

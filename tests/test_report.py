@@ -465,7 +465,7 @@ def test_tensorboard_logs_the_stored_scalars(trained):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     store = Store(store_path)
-    folder = snapshots.ensemble_folder(store.run(results[0]["run_id"]), store.folder)
+    folder = ckpt.ensemble_folder(store.run(results[0]["run_id"]), store.folder)
     for r in results:
         events = EventAccumulator(str(folder / "tensorboard" / r["run_id"]))
         events.Reload()

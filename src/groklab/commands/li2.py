@@ -44,8 +44,8 @@ def features_command(
     from groklab.commands.runs import _store
     from groklab.li2.experiments import member_weights
     from groklab.li2.features import classify_nodes, coverage, coverage_over_training, missing_features
-    from groklab.report.snapshots import ensemble_folder, snapshot_group
-    from groklab.train.checkpoint import list_snapshots, load_snapshot
+    from groklab.report.snapshots import snapshot_group
+    from groklab.train.checkpoint import ensemble_folder, list_snapshots, load_snapshot
 
     db = _store(store)
     row = db.run(run_id)
@@ -58,7 +58,7 @@ def features_command(
     nodes = classify_nodes(W, group, V)
     cov = coverage(W, group, nodes=nodes)
     missing = missing_features(W, group)
-    snaps = list_snapshots(ensemble_folder(row, db.path.parent))
+    snaps = list_snapshots(ensemble_folder(row, db.folder))
     step = max(1, math.ceil(len(snaps) / COVERAGE_POINTS))
     picked = snaps[::step] + ([snaps[-1]] if (len(snaps) - 1) % step else [])
     over = coverage_over_training(((e, load_snapshot(p, int(row["member"]))["W"]) for e, p in picked), group)

@@ -9,6 +9,8 @@
     critical_ratio / fit_critical_constant                Thm 4
     coupon_collector_T0 / muon_bound_Ta / simulate_collection   Thm 8
     gf_eta_scan / reconstruction_curve / random_nodes / random_energies / critical_ratio_theorem   (li2.scans)
+    node_spectra / classify_nodes / coverage / coverage_over_training / missing_features (Thm 7)   (li2.features)
+    backprop_gradient / gradient_stats / kernel_offdiag_ratio / update_cosine / sign_match   (li2.diagnostics: G_F, Thm 6)
 
 Energies are the definition as written, E = ½‖Ỹᵀσ(Xw)‖² (Z_M: M/4 per complex frequency, M/2 for
 k = M/2); `paper_constants=True` gives the paper's 4× smaller numbers (li2.md §9.3).
@@ -38,6 +40,15 @@ from groklab.li2.energy import (
     missing_feature_projector,
     preactivations,
 )
+from groklab.li2.features import (
+    active_nodes,
+    classify_nodes,
+    coverage,
+    coverage_over_training,
+    missing_features,
+    node_spectra,
+    readout_spectra,
+)
 from groklab.li2.theory import (
     collection_probabilities,
     cosine,
@@ -60,6 +71,13 @@ from groklab.li2.scans import critical_ratio_theorem, gf_eta_scan, random_energi
 
 __all__ = [
     "ACTIVATIONS",
+    "active_nodes",
+    "classify_nodes",
+    "coverage",
+    "coverage_over_training",
+    "missing_features",
+    "node_spectra",
+    "readout_spectra",
     "PAPER_FACTOR",
     "AscentResult",
     "MemorizationData",

@@ -95,9 +95,10 @@ def member_weights(store, run_id: str, epoch: int | None = None) -> dict[str, to
     or the one at `epoch`. `store` is a `groklab.store.Store` (or anything whose `.run(id)` gives
     the row with `folder` and `member`)."""
     row = store.run(run_id)
-    snaps = ckpt.list_snapshots(Path(row["folder"]))
+    folder = ckpt.ensemble_folder(row, store.folder) if hasattr(store, "folder") else Path(row["folder"])
+    snaps = ckpt.list_snapshots(folder)
     if not snaps:
-        raise GroklabError(f"run {run_id} has no weight snapshots in {row['folder']}")
+        raise GroklabError(f"run {run_id} has no weight snapshots in {folder}")
     if epoch is None:
         path = snaps[-1][1]
     else:

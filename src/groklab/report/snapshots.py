@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from groklab.report.plots import Member, SpectrumPanel
+from groklab.train.checkpoint import ensemble_folder
 
 ACTIVE_NODE_FRACTION = 0.25  # "active": ‖w_j‖ ≥ ¼ of the largest, as groklab.li2.features and li2.active_frac
 MAX_SPECTRUM_NODES = 256  # rows of a heatmap panel stay readable
@@ -35,14 +36,6 @@ def snapshot_group(config: dict):
     if config.get("model", {}).get("complex_weights"):
         return None
     return _group(config["task"]["group"])
-
-
-def ensemble_folder(run: dict, store_folder: Path) -> Path:
-    """Where the run's snapshots are: the recorded folder, else the store's runs/<ensemble_id>."""
-    recorded = Path(run.get("folder") or "")
-    if run.get("folder") and recorded.is_dir():
-        return recorded
-    return Path(store_folder) / "runs" / str(run.get("ensemble_id"))
 
 
 def _nearest(available: list[int], epoch: int) -> int:

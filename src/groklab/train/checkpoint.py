@@ -31,6 +31,15 @@ def save_snapshot(folder: Path, epoch: int, model: torch.nn.Module) -> Path:
     return path
 
 
+def ensemble_folder(run: dict, store_folder: str | Path) -> Path:
+    """Where a stored run's snapshots are: its recorded folder when that exists from here (it is stored as
+    given, often relative to where training ran), else the store's own runs/<ensemble_id>."""
+    recorded = Path(run.get("folder") or "")
+    if run.get("folder") and recorded.is_dir():
+        return recorded
+    return Path(store_folder) / "runs" / str(run.get("ensemble_id"))
+
+
 def list_snapshots(folder: Path) -> list[tuple[int, Path]]:
     """(epoch, path) pairs of a run folder's snapshots, by epoch."""
     paths = sorted((Path(folder) / "snapshots").glob("epoch_*.pt"))
