@@ -95,8 +95,13 @@ def _fmt(x: float):
 
 def _figure(ctx, store, trained, median, scans, mode) -> None:
     orders = list(mode["epochs"])
-    fig = new_figure(5 * len(orders) + 5, 4.6)
-    axes = fig.subplots(1, len(orders) + 1)
+    panels = len(orders) + 1
+    cols = min(panels, 3)  # full mode (five panels) wraps onto two rows
+    rows = -(-panels // cols)
+    fig = new_figure(5 * cols, 4.4 * rows)
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax in axes[panels:]:
+        ax.set_visible(False)
     for ax, M in zip(axes, orders):
         for colour, top in zip(("#4c72b0", "#c44e52"), TOPS):
             cell = trained[f"Z{M} {top}"]
@@ -106,10 +111,10 @@ def _figure(ctx, store, trained, median, scans, mode) -> None:
             if np.isfinite(median[f"Z{M} {top}"]):
                 ax.axvline(median[f"Z{M} {top}"], color=colour, ls=":", lw=1.2)
         ax.set(xlabel=EPOCH_LABEL, ylabel=f"test {ACCURACY_LABEL}", ylim=(-0.02, 1.02),
-               title=f"Z{M} (band: seed range; dotted: median grok epoch)")
+               title=f"Z{M} (band: seed range; dotted: median grok)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="lower right")
-    bx = axes[-1]
+    bx = axes[panels - 1]
     for colour, (K, scan) in zip(colours(len(scans)), scans.items()):
         bx.plot(scan["eta"], scan["norm"], "o-", color=colour, ms=4, label=f"K = {K}: ‖G_F(∞)‖")
         bx.plot(scan["eta"], scan["norm"][0] * scan["eta"] / scan["eta"][0], ":", color=colour, lw=1,
