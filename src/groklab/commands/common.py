@@ -13,6 +13,14 @@ def print_json(obj) -> None:
     typer.echo(json.dumps(obj, indent=2, default=str))
 
 
+def existing_store(path: str | None):
+    """The store at `path` (default: store.path / GROKLAB_STORE); a one-line error when there is none."""
+    from groklab.config import StoreConfig
+    from groklab.sweep.query import open_store
+
+    return open_store(path or StoreConfig().path)
+
+
 def resolve_config_path(name: str):
     """A YAML path, or the name of a packaged preset (`li2_fig3`)."""
     from importlib import resources

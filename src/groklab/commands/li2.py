@@ -14,7 +14,7 @@ from typing import Optional
 
 import typer
 
-from groklab.commands.common import print_json
+from groklab.commands.common import existing_store, print_json
 from groklab.errors import GroklabError
 
 li2_app = typer.Typer(no_args_is_help=True, help="Li2 analyses: trained features of a run, energy maxima, theory numbers.")
@@ -41,13 +41,12 @@ def features_command(
 ) -> None:
     """Per-irrep node counts and purity of a trained first layer, the missing irreps and E_S (Thm 7),
     and feature coverage over the run's snapshots."""
-    from groklab.commands.runs import _store
     from groklab.li2.experiments import member_weights
     from groklab.li2.features import classify_nodes, coverage, coverage_over_training, missing_features
     from groklab.report.snapshots import snapshot_group
     from groklab.train.checkpoint import ensemble_folder, list_snapshots, load_snapshot
 
-    db = _store(store)
+    db = existing_store(store)
     row = db.run(run_id)
     group = snapshot_group(row["config"])
     if group is None:

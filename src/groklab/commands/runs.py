@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from groklab.commands.common import print_json
+from groklab.commands.common import existing_store, print_json
 
 runs_app = typer.Typer(no_args_is_help=True, help="List, show and export stored runs (SQL --where; config.<key> and "
                        "summary.<key> read the stored JSON, e.g. --where \"config.optim.weight_decay > 0\").")
@@ -21,13 +21,6 @@ TABLES = ("runs", "metrics", "series")
 
 def register(app: typer.Typer) -> None:
     app.add_typer(runs_app, name="runs")
-
-
-def _store(path: str | None):
-    from groklab.config import StoreConfig
-    from groklab.sweep.query import open_store
-
-    return open_store(path or StoreConfig().path)
 
 
 def _run_object(row: dict) -> dict:
@@ -50,7 +43,7 @@ def list_command(
     from groklab.sweep.query import runs_frame
 
     _check_status(status)
-    df = runs_frame(_store(store), where=where, sweep=sweep, status=status, flatten=False)
+    df = runs_frame(existing_store(store), where=where, sweep=sweep, status=status, flatten=False)
     if limit is not None:
         df = df.tail(max(0, limit))
     rows = df.to_dict("records")
@@ -82,7 +75,7 @@ def show_command(
     as_json: bool = typer.Option(False, "--json", help="The run as one JSON object (with its metric rows)."),
 ):
     """One run: config, summary, error, metric and series counts, checkpoint folder."""
-    db = _store(store)
+    db = existing_store(store)
     row = {k: _none_if_nan(v) for k, v in db.run(run_id).items()}
     metrics = db.metrics([row["run_id"]])
     series = db.series([row["run_id"]])
@@ -135,7 +128,7 @@ def export_command(
     if fmt == "parquet" and out is None:
         raise GroklabError("--format parquet needs an output file, e.g. groklab runs export runs.parquet")
     _check_status(status)
-    db = _store(store)
+    db = existing_store(store)
     frame = {"runs": runs_frame, "metrics": metrics_frame, "series": series_frame}[table](
         db, where=where, sweep=sweep, status=status)
     if fmt == "csv":
