@@ -8,17 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from groklab.cli import main
-
-
-def run(capsys, *args):
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
+from helpers import cli as run
 
 
 @pytest.mark.parametrize("args, fragment", [

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.test_cli import run
+from helpers import cli as run
 
 
 def _json(capsys, *args):

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import torch
 
-from groklab.cli import main
+from helpers import cli
 from groklab.config import config_from_dict, load_config
 from groklab.errors import GroklabError
 from groklab.li2 import critical_ratio
@@ -380,16 +380,6 @@ def test_targets_prefixes_latest_and_errors(tmp_path):
         resolve_target(store, "zzz")
     with pytest.raises(GroklabError, match="no store"):
         build_report(tmp_path / "missing.sqlite", "abc1")
-
-
-def cli(capsys, *args):
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("args, fragment", [

@@ -5,7 +5,7 @@ import json
 import pytest
 import yaml
 
-from groklab.cli import main
+from helpers import cli
 from groklab.config import load_config
 from groklab.errors import GroklabError
 from groklab.sweep import load_spec, make_plan, plan_sweep, spec_from_dict
@@ -23,16 +23,6 @@ def write_spec(tmp_path, name="spec", **parts):
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
-
-
-def cli(capsys, *args):
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_grid_expands_axes_zip_and_seeds(tmp_path):

@@ -9,21 +9,12 @@ import torch
 import yaml
 
 from groklab.cli import main
+from helpers import cli
 from groklab.sweep import metrics_frame, runs_frame, sweep_spec, where_sql
 
 TINY = {"task.group": "Z7", "model.width": 24, "task.train_fraction": 0.5, "train.epochs": 20,
         "train.dtype": "float64", "train.progress": False, "train.checkpoint_dense_until": 0,
         "train.checkpoint_every": 1000}
-
-
-def cli(capsys, *args):
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
