@@ -44,7 +44,7 @@ def features_command(
     from groklab.li2.experiments import member_weights
     from groklab.li2.features import classify_nodes, coverage, coverage_over_training, missing_features
     from groklab.report.snapshots import snapshot_group
-    from groklab.train.checkpoint import ensemble_folder, list_snapshots, load_snapshot
+    from groklab.train.checkpoint import load_snapshot, run_snapshots
 
     db = existing_store(store)
     row = db.run(run_id)
@@ -57,7 +57,7 @@ def features_command(
     nodes = classify_nodes(W, group, V)
     cov = coverage(W, group, nodes=nodes)
     missing = missing_features(W, group)
-    snaps = list_snapshots(ensemble_folder(row, db.folder))
+    snaps = run_snapshots(row, db.folder)
     step = max(1, math.ceil(len(snaps) / COVERAGE_POINTS))
     picked = snaps[::step] + ([snaps[-1]] if (len(snaps) - 1) % step else [])
     over = coverage_over_training(((e, load_snapshot(p, int(row["member"]))["W"]) for e, p in picked), group)

@@ -96,7 +96,7 @@ def member_weights(store, run_id: str, epoch: int | None = None) -> dict[str, to
     the row with `folder` and `member`)."""
     row = store.run(run_id)
     folder = ckpt.ensemble_folder(row, store.folder) if hasattr(store, "folder") else Path(row["folder"])
-    snaps = ckpt.list_snapshots(folder)
+    snaps = ckpt.list_snapshots(folder, (row.get("summary") or {}).get("stopped_epoch"))
     if not snaps:
         raise GroklabError(f"run {run_id} has no weight snapshots in {folder}")
     if epoch is None:

@@ -101,6 +101,15 @@ class Li2Hook:
                 nodes.append(torch.randperm(K, generator=g)[: min(self.samples, K)].sort().values)
             self._rows, self._nodes = torch.stack(rows).to(device), torch.stack(nodes).to(device)
 
+    def select_members(self, positions: list[int]) -> None:
+        """Keep only the members at `positions` (the training loop compacts the stack when members stop)."""
+        self.seeds = [self.seeds[i] for i in positions]
+        self.weight_decay = [self.weight_decay[i] for i in positions]
+        if self._rows is not None:
+            index = torch.tensor(positions, device=self._rows.device)
+            self._rows, self._nodes = self._rows[index], self._nodes[index]
+        self._params = deque(((W[positions], V[positions]) for W, V in self._params), maxlen=2)
+
     def heavy_due(self, epoch: int) -> bool:
         return epoch == self.last_epoch or (epoch // max(self.every, 1)) % self.heavy_every == 0
 

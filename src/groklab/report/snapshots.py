@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from groklab.report.plots import Member, SpectrumPanel
-from groklab.train.checkpoint import ensemble_folder
+
 
 ACTIVE_NODE_FRACTION = 0.25  # "active": ‖w_j‖ ≥ ¼ of the largest, as groklab.li2.features and li2.active_frac
 MAX_SPECTRUM_NODES = 256  # rows of a heatmap panel stay readable
@@ -86,14 +86,14 @@ def _active_nodes(W: np.ndarray, cap: int | None = MAX_SPECTRUM_NODES) -> np.nda
 
 def spectra_panels(runs: pd.DataFrame, members: list[Member], store_folder: Path) -> tuple[list[SpectrumPanel], str, str]:
     """Heatmap panels for up to MAX_SNAPSHOT_MEMBERS runs; returns (panels, group name, ordering note)."""
-    from groklab.train.checkpoint import list_snapshots, load_snapshot
+    from groklab.train.checkpoint import load_snapshot, run_snapshots
 
     panels, group_name = [], ""
     for (_, row), member in list(zip(runs.iterrows(), members))[:MAX_SNAPSHOT_MEMBERS]:
         group = snapshot_group(row["config"])
         if group is None:
             continue
-        snaps = dict(list_snapshots(ensemble_folder(row.to_dict(), store_folder)))
+        snaps = dict(run_snapshots(row.to_dict(), store_folder))
         epochs = chosen_epochs(sorted(snaps), row["summary"] or {})
         if not epochs:
             continue
@@ -142,9 +142,9 @@ def census_for(run: dict, store) -> dict | None:
     group = snapshot_group(run["config"])
     if group is None or run["config"]["task"].get("arity", 2) != 2:
         return None
-    from groklab.train.checkpoint import list_snapshots, load_snapshot
+    from groklab.train.checkpoint import load_snapshot, run_snapshots
 
-    snaps = list_snapshots(ensemble_folder(run, store.folder))
+    snaps = run_snapshots(run, store.folder)
     if not snaps:
         return None
     import torch

@@ -23,11 +23,16 @@ def snapshot_path(folder: Path, epoch: int) -> Path:
     return folder / "snapshots" / f"epoch_{epoch:06d}.pt"
 
 
-def save_snapshot(folder: Path, epoch: int, model: torch.nn.Module) -> Path:
+def save_snapshot(folder: Path, epoch: int, model: torch.nn.Module, members: list[int] | None = None) -> Path:
+    """The stacked parameters at `epoch`; `members` lists the original member index of each stack position
+    when members have stopped and left the stack (None: every member, in order)."""
     path = snapshot_path(folder, epoch)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    _atomic_save({"epoch": epoch, "params": state}, path)
+    record = {"epoch": epoch, "params": state}
+    if members is not None:
+        record["members"] = list(members)
+    _atomic_save(record, path)
     return path
 
 
@@ -40,17 +45,30 @@ def ensemble_folder(run: dict, store_folder: str | Path) -> Path:
     return Path(store_folder) / "runs" / str(run.get("ensemble_id"))
 
 
-def list_snapshots(folder: Path) -> list[tuple[int, Path]]:
-    """(epoch, path) pairs of a run folder's snapshots, by epoch."""
+def list_snapshots(folder: Path, until: int | None = None) -> list[tuple[int, Path]]:
+    """(epoch, path) pairs of a run folder's snapshots, by epoch; with `until` (a member's
+    `stopped_epoch`), only those the member is in."""
     paths = sorted((Path(folder) / "snapshots").glob("epoch_*.pt"))
-    return [(int(p.stem.split("_")[1]), p) for p in paths]
+    pairs = [(int(p.stem.split("_")[1]), p) for p in paths]
+    return [(e, p) for e, p in pairs if until is None or e <= until]
+
+
+def run_snapshots(run: dict, store_folder: str | Path) -> list[tuple[int, Path]]:
+    """(epoch, path) of the snapshots that hold a stored run (its ensemble's, up to its stopped epoch)."""
+    return list_snapshots(ensemble_folder(run, store_folder), (run.get("summary") or {}).get("stopped_epoch"))
 
 
 def load_snapshot(path: str | Path, member: int | None = None) -> dict[str, torch.Tensor]:
-    """Parameters of a snapshot; with `member`, that member's slice (the leading axis removed)."""
-    params = torch.load(path, map_location="cpu", weights_only=True)["params"]
+    """Parameters of a snapshot; with `member` (the original member index), that member's slice."""
+    record = torch.load(path, map_location="cpu", weights_only=True)
+    params = record["params"]
     if member is None:
         return params
+    members = record.get("members")
+    if members is not None:
+        if member not in members:
+            raise ValueError(f"snapshot {path} does not hold member {member} (it had stopped); holds {members}")
+        member = members.index(member)
     return {k: v[member] for k, v in params.items()}
 
 

@@ -74,3 +74,55 @@ def detect_grokking(epochs, train_acc, test_acc, thresholds: GrokThresholds = Gr
     collapsed = bool(grok_idx.size and (test_acc[grok_idx[0] + 1 :] < t.collapse_acc).any())
     best = float(np.nanmax(test_acc)) if np.isfinite(test_acc).any() else float("nan")
     return GrokSummary(memorization_epoch, grok_epoch, sustained, grok_epoch is None, sustained is None, collapsed, best)
+
+
+class GrokWatch:
+    """`detect_grokking` one evaluation at a time, for deciding when a member may stop training.
+
+    After `update` has seen the evaluations of a run in order, `grok_epoch` and `sustained_epoch`
+    equal what `detect_grokking` returns for the same evaluations (tested on random histories), at
+    O(1) cost per evaluation instead of re-scanning the history.
+    """
+
+    def __init__(self, thresholds: GrokThresholds = GrokThresholds()):
+        self.t = thresholds
+        self.memorized_run = 0  # consecutive evaluations with train accuracy >= memorize_acc
+        self.grok_epoch: int | None = None
+        self.sustained_epoch: int | None = None
+        self._candidate: int | None = None  # earliest grok-qualifying epoch since the last low test accuracy
+        self._high_since = 0
+
+    def update(self, epoch: int, train_acc: float, test_acc: float) -> None:
+        t = self.t
+        self.memorized_run = self.memorized_run + 1 if train_acc >= t.memorize_acc else 0
+        high = test_acc >= t.grok_acc
+        qualifies = high and self.memorized_run >= t.stable_evals
+        if qualifies and self.grok_epoch is None:
+            self.grok_epoch = int(epoch)
+        if self.sustained_epoch is not None:
+            return
+        if self._candidate is not None:
+            if high:
+                self._high_since += 1
+            else:
+                self._candidate = None
+        elif qualifies:
+            self._candidate, self._high_since = int(epoch), 0
+        if self._candidate is not None and self._high_since >= t.sustain_evals:
+            self.sustained_epoch = self._candidate
+
+    def settled(self, rule: str) -> bool:
+        """Whether a member under stopping rule `rule` (never | grok | sustained) has its answer."""
+        if rule == "grok":
+            return self.grok_epoch is not None
+        if rule == "sustained":
+            return self.sustained_epoch is not None
+        return False
+
+    def state(self) -> dict:
+        return dict(vars(self), t=None)
+
+    def load(self, state: dict) -> None:
+        for key, value in state.items():
+            if key != "t":
+                setattr(self, key, value)

@@ -21,9 +21,11 @@ from groklab.config import RunConfig
 from groklab.errors import GroklabError
 from groklab.store import Store
 from groklab.train import checkpoint as ckpt
+from groklab.train.compaction import Stack, compact
 from groklab.train.grokking import GrokThresholds, detect_grokking
 from groklab.train.heap import release_free_heap
 from groklab.train.setup import EnsembleData, setup
+from groklab.train.stopping import MemberStops
 from groklab.train.tensorboard import TensorBoardLogger, require_tensorboard
 
 EVAL_CHUNK_ELEMENTS = 2**25  # members × rows × width per evaluation chunk (bounds activation memory)
@@ -66,13 +68,15 @@ class History:
     collapse: list[np.ndarray] = field(default_factory=list)
     series: list[tuple[int, str, np.ndarray]] = field(default_factory=list)  # (epoch, key, [S])
 
-    def metric_rows(self, member: int) -> list[tuple]:
+    def metric_rows(self, member: int, until: int | None = None) -> list[tuple]:
         f = lambda a: None if not np.isfinite(a[member]) else float(a[member])  # noqa: E731
         return [(e, f(tl), f(ta), f(vl), f(va), f(c)) for e, tl, ta, vl, va, c in
-                zip(self.epochs, self.train_loss, self.train_acc, self.test_loss, self.test_acc, self.collapse)]
+                zip(self.epochs, self.train_loss, self.train_acc, self.test_loss, self.test_acc, self.collapse)
+                if until is None or e <= until]
 
-    def series_rows(self, member: int) -> list[tuple]:
-        return [(e, k, float(v[member])) for e, k, v in self.series if np.isfinite(v[member])]
+    def series_rows(self, member: int, until: int | None = None) -> list[tuple]:
+        return [(e, k, float(v[member])) for e, k, v in self.series
+                if np.isfinite(v[member]) and (until is None or e <= until)]
 
     def evaluated(self, member: int):
         """Epochs with a test evaluation and the train/test accuracy there."""
@@ -164,7 +168,9 @@ class EnsembleOutcome:
     history: History
 
     def store_rows(self, member: int) -> tuple[list[tuple], list[tuple]]:
-        return self.history.metric_rows(member), self.history.series_rows(member)
+        """A member's metric and series rows up to its stopped epoch (its stored series end there)."""
+        until = self.results[member].get("stopped_epoch")
+        return self.history.metric_rows(member, until), self.history.series_rows(member, until)
 
 
 def plan_members(cfg: RunConfig) -> tuple[list[RunConfig], list[str], str]:
@@ -219,25 +225,32 @@ def train(cfg: RunConfig, *, store: Store | None = None, sweep_id: str | None = 
 
 def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), progress: bool | None = None,
                  force: bool = False, on_epoch: Callable[[int], None] | None = None) -> EnsembleOutcome:
-    """Train one ensemble, writing only files under `folder` (checkpoints); no database access."""
+    """Train one ensemble, writing only files under `folder` (checkpoints); no database access.
+
+    Members stop on their own (`train.stop`; diverged members always): a stopping member's series end
+    at that epoch, and it leaves the stack (`groklab.train.compaction`); when none are left, training ends.
+    """
     members, run_ids, ensemble_id = plan_members(cfg)
     folder = Path(folder)
     device, dtype, seeds, task, data, model, loss_fn, optimizer = setup(cfg)
     t = cfg.train
     S = len(seeds)
-
-    history, start, active, diverged_at, elapsed = History(), 0, torch.ones(S, dtype=torch.bool, device=device), [None] * S, 0.0
+    stack = Stack(cfg, list(range(S)), data, model, optimizer,
+                  [torch.Generator().manual_seed(seed + 7_919) for seed in seeds])  # minibatch order per member
+    members_state = MemberStops(S, GrokThresholds(t.memorize_acc, t.grok_acc, t.stable_evals, t.sustain_evals), t.stop)
+    history, start, elapsed = History(), 0, 0.0
     resume = None if force else ckpt.load_resume(folder)
     if resume is not None and resume.get("run_ids") == run_ids:
-        model.load_state_dict(resume["model"])
-        optimizer.load_state_dict(resume["optimizer"])
-        history, start, diverged_at, elapsed = resume["history"], resume["next_epoch"], resume["diverged_at"], resume["elapsed"]
-        active = torch.tensor([d is None for d in diverged_at], device=device)
-
-    generators = [torch.Generator().manual_seed(seed + 7_919) for seed in seeds]  # minibatch order per member
-    if resume is not None and "generators" in resume:
-        for g, state in zip(generators, resume["generators"]):
+        alive = resume.get("alive", [s for s, d in enumerate(resume["diverged_at"]) if d is None])
+        if alive != stack.alive:
+            stack = compact(stack, alive, task, device, dtype, hooks)
+        stack.model.load_state_dict(resume["model"])
+        stack.optimizer.load_state_dict(resume["optimizer"])
+        history, start, elapsed = resume["history"], resume["next_epoch"], resume["elapsed"]
+        members_state.load(resume.get("stops"), resume["diverged_at"])
+        for g, state in zip(stack.generators, resume.get("generators", [])):
             g.set_state(state)
+
     full_batch = t.batch_size is None or t.batch_size >= data.y_train.shape[1]
     collapse_fn = _collapse_fn(cfg)
     # Minibatch or dropout: the logged train accuracy is the train-mode running mean over the epoch (as the
@@ -249,6 +262,9 @@ def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), 
     clock = time.perf_counter() - elapsed
 
     for epoch in range(start, t.epochs + 1):
+        model, data, optimizer, alive = stack.model, stack.data, stack.optimizer, stack.alive
+        spread = lambda values: _spread(values, alive, S)  # noqa: E731  [S'] on the stack -> [S] numpy
+        active = torch.ones(stack.size, dtype=torch.bool, device=device)
         model.train()
         last = epoch == t.epochs
         if cfg.model.ridge_lambda is not None:
@@ -261,56 +277,64 @@ def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), 
         elif epoch == 0:
             train_loss, train_acc = evaluate(model.eval(), loss_fn, data.x_train, data.y_train)
         else:
-            train_loss, train_acc = _minibatch_epoch(model, loss_fn, optimizer, data, t.batch_size, generators, active)
+            train_loss, train_acc = _minibatch_epoch(model, loss_fn, optimizer, data, t.batch_size, stack.generators,
+                                                     active)
 
-        nan = torch.full((S,), float("nan"), dtype=torch.float64, device=device)
+        nan = torch.full((stack.size,), float("nan"), dtype=torch.float64, device=device)
         test_loss = test_acc = collapse = nan
-        if epoch % t.eval_every == 0 or last:
+        evaluated = epoch % t.eval_every == 0 or last
+        if evaluated:
             model.eval()
             test_loss, test_acc = evaluate(model, loss_fn, data.x_test, data.y_test)
             if eval_mode_train_acc:  # series only; the running train-mode value feeds grokking detection
                 train_eval = evaluate(model, loss_fn, data.x_train, data.y_train, collapse_fn=collapse_fn)
-                history.series.append((epoch, "train_acc_eval", train_eval[1].cpu().numpy()))
+                history.series.append((epoch, "train_acc_eval", spread(train_eval[1])))
             if collapse_fn is not None:  # minibatch: from the eval-mode pass above
                 collapse = (collapse_fn(logits.detach()) if full_batch else train_eval[2]).to(torch.float64)
-        for hook in hooks:
-            if hook.every and (epoch % hook.every == 0 or last):
-                for key, value in hook(HookContext(epoch, cfg, model, data, active)).items():
-                    history.series.append((epoch, key, np.asarray(torch.as_tensor(value).detach().cpu(), dtype=float)))
 
-        newly = active & ~torch.isfinite(train_loss)
-        for s in torch.nonzero(newly).flatten().tolist():
-            diverged_at[s] = epoch
-        active &= ~newly
-        train_loss = torch.where(active | newly, train_loss, nan)
+        diverged = ~torch.isfinite(train_loss)
+        active &= ~diverged
+        ending = members_state.decide(epoch, alive, diverged, train_acc, test_acc, evaluated, last,
+                                      time.perf_counter() - clock)
+        for hook in hooks:
+            if hook.every and (epoch % hook.every == 0 or last or ending):
+                for key, value in hook(HookContext(epoch, stack.cfg, model, data, active)).items():
+                    history.series.append((epoch, key, spread(np.asarray(torch.as_tensor(value).detach().cpu(), dtype=float))))
+
         history.epochs.append(epoch)
         for name, value in (("train_loss", train_loss), ("train_acc", train_acc), ("test_loss", test_loss),
                             ("test_acc", test_acc), ("collapse", collapse)):
-            getattr(history, name).append(value.cpu().numpy())
+            getattr(history, name).append(spread(value))
         if tensorboard is not None:
             tensorboard.log(epoch, history)
 
-        if ckpt.snapshot_due(epoch, dense_until=t.checkpoint_dense_until, every=t.checkpoint_every, last_epoch=t.epochs):
-            ckpt.save_snapshot(folder, epoch, model)
-        if full_batch and not last and bool(active.any()):
+        if ending or ckpt.snapshot_due(epoch, dense_until=t.checkpoint_dense_until, every=t.checkpoint_every,
+                                       last_epoch=t.epochs):
+            ckpt.save_snapshot(folder, epoch, model, members=alive)
+        survivors = [s for s in alive if s not in ending]
+        if full_batch and not last and survivors:
             _step(loss, optimizer, active)
-        if not active.any():
-            _log_all_diverged(bar, epoch)
-        if (epoch + 1) % t.checkpoint_every == 0 and not last:
-            ckpt.save_resume(folder, dict(run_ids=run_ids, model=model.state_dict(), optimizer=optimizer.state_dict(),
-                                          history=history, next_epoch=epoch + 1, diverged_at=diverged_at,
+        if ending and survivors:
+            stack = compact(stack, survivors, task, device, dtype, hooks)
+        if (epoch + 1) % t.checkpoint_every == 0 and not last and survivors:
+            ckpt.save_resume(folder, dict(run_ids=run_ids, model=stack.model.state_dict(),
+                                          optimizer=stack.optimizer.state_dict(), history=history,
+                                          next_epoch=epoch + 1, diverged_at=members_state.diverged_at,
+                                          stops=members_state.state(), alive=stack.alive,
                                           elapsed=time.perf_counter() - clock,
-                                          generators=[g.get_state() for g in generators]))
+                                          generators=[g.get_state() for g in stack.generators]))
         if bar is not None:
             bar.update(1)
             if epoch % max(1, t.eval_every) == 0:
-                bar.set_postfix(train=f"{float(train_acc.mean()):.3f}", test=f"{float(test_acc.nanmean()) if test_acc.isfinite().any() else float('nan'):.3f}",
-                                diverged=sum(d is not None for d in diverged_at))
+                bar.set_postfix(train=f"{float(train_acc.nanmean()):.3f}", test=f"{float(test_acc.nanmean()) if test_acc.isfinite().any() else float('nan'):.3f}",
+                                running=len(survivors), diverged=members_state.diverged_count())
         if device.type == "cpu":
             release_free_heap(epoch)
         if on_epoch is not None:
             on_epoch(epoch)
-        if not active.any():
+        if not survivors:
+            if members_state.all_diverged():
+                _log_all_diverged(bar, epoch)
             break
     if bar is not None:
         bar.close()
@@ -318,12 +342,22 @@ def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), 
         tensorboard.close()
 
     wall = time.perf_counter() - clock
-    results = _summaries(cfg, members, run_ids, seeds, history, diverged_at, wall)
+    results = _summaries(cfg, members, run_ids, seeds, history, members_state, wall)
     (folder / "resume.pt").unlink(missing_ok=True)
     return EnsembleOutcome(run_ids, members, ensemble_id, folder, results, history)
 
 
-def _summaries(cfg, members, run_ids, seeds, history: History, diverged_at, wall) -> list[dict]:
+def _spread(values, alive: list[int], size: int) -> np.ndarray:
+    """Values of the stack's positions [S'] placed at their members' indices in an [S] array (NaN elsewhere)."""
+    values = values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values, dtype=float)
+    if len(alive) == size:
+        return values
+    out = np.full(size, np.nan, dtype=values.dtype if values.dtype.kind == "f" else float)
+    out[alive] = values
+    return out
+
+
+def _summaries(cfg, members, run_ids, seeds, history: History, stops: MemberStops, wall) -> list[dict]:
     t = cfg.train
     thresholds = GrokThresholds(t.memorize_acc, t.grok_acc, t.stable_evals, t.sustain_evals)
     out = []
@@ -331,13 +365,14 @@ def _summaries(cfg, members, run_ids, seeds, history: History, diverged_at, wall
         epochs, train_acc, test_acc = history.evaluated(s)
         grok = detect_grokking(epochs, train_acc, test_acc, thresholds)
         last = lambda series: _last_finite(series, s)  # noqa: E731
+        stopped = stops.stopped_epoch[s] if stops.stopped_epoch[s] is not None else (history.epochs[-1] if history.epochs else 0)
         out.append(dict(
             run_id=run_ids[s], seed=seeds[s], lr=member.optim.lr, weight_decay=member.optim.weight_decay,
-            **grok.to_dict(), diverged=diverged_at[s] is not None, diverged_epoch=diverged_at[s],
-            epochs=history.epochs[-1] if history.epochs else 0,
+            **grok.to_dict(), diverged=stops.diverged_at[s] is not None, diverged_epoch=stops.diverged_at[s],
+            epochs=stopped, stopped_epoch=stopped, stop_reason=stops.reason[s] or "budget",
             final_train_acc=last(history.train_acc), final_test_acc=last(history.test_acc),
             final_train_loss=last(history.train_loss), final_test_loss=last(history.test_loss),
-            wall_seconds=round(wall, 3),
+            wall_seconds=round(stops.wall[s] if stops.wall[s] is not None else wall, 3),
         ))
     return out
 
