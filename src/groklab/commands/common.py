@@ -37,7 +37,8 @@ def resolve_config_path(name: str):
 
 
 SUMMARY_KEYS = ("seed", "memorization_epoch", "grok_epoch", "sustained_grok_epoch", "censored", "diverged",
-                "final_train_acc", "final_test_acc", "final_train_loss", "final_test_loss", "wall_seconds")
+                "final_train_acc", "final_test_acc", "final_train_loss", "final_test_loss", "stopped_epoch", "stop_reason",
+                "wall_seconds")
 
 
 def print_member_table(results: list[dict]) -> None:

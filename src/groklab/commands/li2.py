@@ -3,6 +3,7 @@
     groklab li2 features RUN [--epoch E]      which irreps the trained nodes hold; missing ones and E_S (Thm 7)
     groklab li2 energy GROUP [--fraction p]   maxima of E(w) from random starts, and their census (Thm 2, Cor 2, Thm 5)
     groklab li2 theory GROUP                  p*, the feature count, reconstruction nodes (Thm 3), T0 (Thm 8)
+    groklab li2 boundary GROUP [key=value]    the training fraction where half of the seeds grok, by search (Thm 4)
 
 Each prints a table, or JSON with --json; everything is computed by `groklab.li2` functions.
 """
@@ -174,3 +175,29 @@ def theory_command(
     typer.echo(f"  features to learn (non-trivial real irreps): {features}")
     typer.echo(f"  nodes for exact reconstruction with irrep nodes (Thm 3; 2M−2 for Z_M): {out['reconstruction_nodes']}")
     typer.echo(f"  independent nodes until every feature is found, equal strengths (Thm 8 T0): {out['coupon_collector_T0']}")
+
+
+@li2_app.command("boundary")
+def boundary_command(
+    group_name: str = typer.Argument(..., metavar="GROUP", help="Group name, e.g. Z23, Z4xZ7, D22."),
+    assignments: list[str] = typer.Argument(None, help="key=value overrides of the Fig. 5 setting, e.g. model.width=512"),
+    seeds: int = typer.Option(8, "--seeds", help="Seeds per probe (one ensemble member each)."),
+    tol: float = typer.Option(0.02, "--tol", help="Stop when the bracket is this narrow (training fraction)."),
+    store: Optional[str] = typer.Option(None, "--store", help="SQLite store (default: store.path)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show each probe's progress bar."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Find the training fraction at which half of the seeds grok: probes from the predicted p*, then
+    bisection; every probe is an ensemble stored as runs (a re-run reuses them); CI by bootstrap over seeds."""
+    from groklab.sweep.boundary import search_boundary
+
+    echo = (lambda line: None) if as_json else typer.echo
+    if not as_json:
+        typer.echo(f"boundary search on {group_name}: {seeds} seeds per probe, tolerance {tol:g}")
+    result = search_boundary(group_name, assignments or [], seeds=seeds, tol=tol, store_path=store,
+                             progress=progress and not as_json, echo=echo)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    typer.echo(f"{result.group}: {result.message}")
+    typer.echo(f"  {len(result.probes)} probes, {result.member_epochs} member-epochs, {result.seconds:.0f} s")
