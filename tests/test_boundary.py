@@ -110,3 +110,22 @@ def test_bad_boundary_input_is_one_line_and_writes_nothing(tmp_path, capsys, arg
     code, out, err = cli(capsys, "li2", "boundary", *args, "--store", store)
     assert code == 2 and err.count("\n") == 1 and message in err, err
     assert not store.exists()
+
+
+def test_li2_scaling_full_mode_searches_each_group_and_fits_c(tmp_path):
+    """The full mode's path (search per group, c with a bootstrap CI, both figures) on a small setting."""
+    from groklab.reproduce import Context
+    from groklab.reproduce.li2_scaling import run_search
+
+    ctx = Context("li2-scaling", False, tmp_path, str(tmp_path / "runs.sqlite"), seeds=2, progress=False,
+                  echo=lambda s: None, groups=["Z23", "Z41"])
+    verdicts = run_search(ctx, dict(seeds=2, tol=0.1, base=[*QUICK, "train.eval_every=10", "train.stop=grok"]))
+    bracketed, _, constant, decreasing = verdicts
+    assert bracketed.passed, bracketed.measured
+    assert decreasing.passed  # Z41's boundary lies below Z23's
+    c = constant.measured["fitted c"]
+    low, high = constant.measured["95% CI"]
+    assert low <= c <= high and 1.0 < c < 6.0
+    assert [p.name for p in ctx.figures] == ["li2_scaling_phase.png", "li2_scaling_boundaries.png"]
+    assert all(p.stat().st_size > 20_000 for p in ctx.figures)
+    assert ctx.extra["cost"]["member_epochs"] > 0

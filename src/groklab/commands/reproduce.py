@@ -20,6 +20,7 @@ def reproduce_command(
     name: Optional[str] = typer.Argument(None, help="Reproduction to run; omit (or --list) to list them."),
     quick: bool = typer.Option(False, "--quick", help="Reduced sizes that finish in minutes on a CPU (as CI runs them)."),
     seeds: Optional[int] = typer.Option(None, "--seeds", min=1, help="Seeds per cell (default: the reproduction's own)."),
+    groups: Optional[str] = typer.Option(None, "--groups", help="Comma-separated groups (li2-scaling: a subset of its list, or others)."),
     out: Optional[str] = typer.Option(None, "--out", help="Folder for figures and verdict.json."),
     store: Optional[str] = typer.Option(None, "--store", help="SQLite store (default: store.path)."),
     as_json: bool = typer.Option(False, "--json", help="Print the verdict as JSON."),
@@ -35,7 +36,8 @@ def reproduce_command(
     store_path = store or os.environ.get("GROKLAB_STORE", DEFAULT_STORE)
     folder = Path(out) if out else Path(store_path).parent / "reproduce" / (name + ("-quick" if quick else ""))
     report = registry.reproduce(name, quick=quick, out=folder, store_path=store_path, seeds=seeds,
-                                progress=not as_json, echo=(lambda s: None) if as_json else typer.echo)
+                                progress=not as_json, echo=(lambda s: None) if as_json else typer.echo,
+                                groups=[g.strip() for g in groups.split(",") if g.strip()] if groups else None)
     if as_json:
         typer.echo(json.dumps(report, indent=2, default=str))
         return

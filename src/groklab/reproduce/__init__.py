@@ -59,6 +59,7 @@ class Context:
     echo: Callable[[str], None] = print
     figures: list[Path] = field(default_factory=list)
     extra: dict = field(default_factory=dict)  # extra report fields a reproduction attaches (runs, tests, ...)
+    groups: list[str] | None = None  # --groups: a subset of the groups a reproduction over groups runs
 
     def figure_path(self, stem: str) -> Path:
         path = self.out / f"{stem}.png"
@@ -79,11 +80,18 @@ def load(name: str):
 
 
 def reproduce(name: str, *, quick: bool, out: Path, store_path: str, seeds: int | None = None,
-              progress: bool = True, echo: Callable[[str], None] = print) -> dict:
+              progress: bool = True, echo: Callable[[str], None] = print, groups: list[str] | None = None) -> dict:
     """Run one reproduction; write its figures and `verdict.json` under `out`; return the verdict."""
     module = load(name)
+    if groups is not None:
+        takes = [n for n in names() if getattr(load(n), "TAKES_GROUPS", False)]
+        if not getattr(module, "TAKES_GROUPS", False):
+            raise GroklabError(f"--groups applies to {', '.join(takes)} only, not {name}")
+        from groklab.groups import get_group
+
+        groups = [get_group(g).name for g in groups]  # unknown names fail here, before any work
     out.mkdir(parents=True, exist_ok=True)
-    ctx = Context(name, quick, out, store_path, seeds, progress, echo)
+    ctx = Context(name, quick, out, store_path, seeds, progress, echo, groups=groups)
     verdicts = module.run(ctx)
     report = {
         "name": name,

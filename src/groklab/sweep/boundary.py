@@ -38,6 +38,7 @@ class Probe:
     train_pairs: int
     grokked: list[bool]
     grok_epochs: list[int | None]
+    test_acc: list[float]  # each member's last test accuracy (at its grok when it stopped there)
     member_epochs: int  # epochs trained, summed over members (what the probe cost)
     run_ids: list[str]
     reused: bool  # every run was already in the store
@@ -145,6 +146,7 @@ def _probe(base: list[str], fraction: float, store_path: str, progress: bool, ec
     pairs = len(split_for(cell.cfg.task, build_task(cell.cfg.task), cell.cfg.member_seeds()[0]).train)
     probe = Probe(fraction=fraction, train_pairs=pairs, grokked=[not r["censored"] for r in results],
                   grok_epochs=[r["grok_epoch"] for r in results],
+                  test_acc=[float("nan") if r["final_test_acc"] is None else float(r["final_test_acc"]) for r in results],
                   member_epochs=int(sum(r.get("stopped_epoch", r.get("epochs", 0)) or 0 for r in results)),
                   run_ids=[r["run_id"] for r in results], reused=reused)
     if echo is not None:
