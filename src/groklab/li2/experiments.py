@@ -146,8 +146,15 @@ def node_summary(W, group, idx=None, labels=None, activation: str = "sqr") -> di
 
 def metric_curves(store, cell: Cell, column: str = "test_acc") -> tuple[np.ndarray, np.ndarray]:
     """(epochs [E], values [S, E]) of one metric for every member of a cell, on the epochs where
-    all members have it (test metrics exist only on the evaluation schedule)."""
+    all members have it (test metrics exist only on the evaluation schedule). A member that stopped
+    early (`train.stop`) keeps its last value to the end of the others' curves."""
     ids = [r["run_id"] for r in cell.results]
     frame = store.metrics(ids)
-    table = frame.pivot(index="epoch", columns="run_id", values=column)[ids].dropna()
+    table = frame.pivot(index="epoch", columns="run_id", values=column)[ids].dropna(how="all")
+    for run_id, r in zip(ids, cell.results):
+        stopped = r.get("stopped_epoch")
+        if stopped is not None:
+            after = table.index > stopped
+            table.loc[after, run_id] = table.loc[table.index <= stopped, run_id].dropna().iloc[-1:].squeeze()
+    table = table.dropna()
     return table.index.to_numpy(), table.to_numpy().T

@@ -9,7 +9,8 @@ at initialisation. Fig. 9's sizes are not given (li2.md §17); chosen here: σ =
 MSE, Adam lr 5e-3, weight decay 1e-3 (ReLU nets need more decay than x² ones to grok in a few
 hundred epochs), training fraction 0.8.
 
-Quick: Z23, K = 256, 3 seeds, 500 epochs. Full: Z71, K = 1024, fraction 0.5, 5 seeds, 3000 epochs.
+Quick: Z23, K = 256, 3 seeds, 500 epochs. Full: Z71, K = 1024, fraction 0.5, 5 seeds, 3000 epochs; members stop
+once their grok is sustained (`train.stop=sustained`), so the trained features are read at that epoch.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from groklab.store import Store
 CLAIM = "Deeper ReLU networks grok later, and their bottom layer still learns near-Fourier features"
 
 QUICK = dict(group="Z23", fraction=0.8, seeds=3, base=["model.width=256", "train.epochs=500"])
-FULL = dict(group="Z71", fraction=0.5, seeds=5, base=["model.width=1024", "train.epochs=3000", "train.checkpoint_every=500"])
+FULL = dict(group="Z71", fraction=0.5, seeds=5,
+            base=["model.width=1024", "train.epochs=3000", "train.checkpoint_every=500", "train.stop=sustained"])
 DEPTHS = (0, 1, 2)
 
 

@@ -174,17 +174,17 @@ def _kinds_of(names: list[str]) -> dict[str, list[str]]:
 
 def run_search(ctx, mode: dict) -> list[Verdict]:
     """Li2 Fig. 5 by boundary search: one search per group, then c with a bootstrap CI."""
-    groups = _kinds_of(ctx.groups) if ctx.groups else FULL_GROUPS
+    kind_of = {n: k for k, names in (_kinds_of(ctx.groups) if ctx.groups else FULL_GROUPS).items() for n in names}
+    order = [get_group(n).name for n in ctx.groups] if ctx.groups else list(kind_of)  # --groups order: cheap first
     seeds = ctx.seeds or mode["seeds"]
     results, kinds = [], {}
-    for kind, names in groups.items():
-        for name in names:
-            ctx.echo(f"  {name} ({kind}): searching with {seeds} seeds per probe")
-            result = search_boundary(name, mode["base"], seeds=seeds, tol=mode["tol"], store_path=ctx.store_path,
-                                     progress=ctx.progress, echo=ctx.echo)
-            ctx.echo(f"  {name}: {result.message}")
-            results.append(result)
-            kinds[result.group] = kind
+    for name in order:
+        ctx.echo(f"  {name} ({kind_of[name]}): searching with {seeds} seeds per probe")
+        result = search_boundary(name, mode["base"], seeds=seeds, tol=mode["tol"], store_path=ctx.store_path,
+                                 progress=ctx.progress, echo=ctx.echo)
+        ctx.echo(f"  {name}: {result.message}")
+        results.append(result)
+        kinds[result.group] = kind_of[name]
     x = np.array([(1.0 if r.d_max == 1 else r.d_max / 2) * np.log(r.order) / r.order for r in results])
     p_hat = np.array([r.estimate for r in results])
     fit = fit_c(p_hat, x, np.array([r.samples for r in results]))

@@ -8,7 +8,8 @@ the first evaluation with test accuracy ≥ 0.95 (members that never get there a
 count as later than any observed epoch).
 
 Quick: Z41, K = 256, fractions 0.5 and 0.8, 3 seeds, 400 epochs. Full: M ∈ {41, 89, 127}, K = 1024,
-fractions 0.3, 0.4, 0.5, 0.8, 5 seeds, 2000 epochs.
+fractions 0.3, 0.4, 0.5, 0.8, 5 seeds, 2000 epochs; members stop once their grok is sustained
+(`train.stop=sustained`: the grok epochs, all the verdicts read, are unchanged by it).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ CLAIM = "Zero-init top layer (V(0) = 0) groks earlier than the default init, mos
 
 QUICK = dict(orders=(41,), fractions=(0.5, 0.8), seeds=3, base=["model.width=256", "train.epochs=400"])
 FULL = dict(orders=(41, 89, 127), fractions=(0.3, 0.4, 0.5, 0.8), seeds=5,
-            base=["model.width=1024", "train.epochs=2000", "train.checkpoint_every=500"])
+            base=["model.width=1024", "train.epochs=2000", "train.checkpoint_every=500", "train.stop=sustained"])
 INITS = {"default init": 1.0, "zero init": 0.0}
 
 

@@ -25,10 +25,10 @@ from groklab.train.compaction import Stack, compact
 from groklab.train.grokking import GrokThresholds, detect_grokking
 from groklab.train.heap import release_free_heap
 from groklab.train.setup import EnsembleData, setup
+from groklab.train.steps import ForwardLoss, accuracy, evaluate, minibatch_epoch, step
 from groklab.train.stopping import MemberStops
 from groklab.train.tensorboard import TensorBoardLogger, require_tensorboard
 
-EVAL_CHUNK_ELEMENTS = 2**25  # members × rows × width per evaluation chunk (bounds activation memory)
 
 
 # -- members and ids -------------------------------------------------------------------------------
@@ -105,56 +105,6 @@ class Hook(Protocol):
 
 
 # -- the loop --------------------------------------------------------------------------------------
-
-def _accuracy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    return (logits.argmax(-1) == labels).to(torch.float64).mean(-1)
-
-
-@torch.no_grad()
-def evaluate(model, loss_fn, x: torch.Tensor, y: torch.Tensor, collapse_fn=None) -> tuple[torch.Tensor, ...]:
-    """Per-member mean loss and accuracy over a dataset, in row chunks to bound memory (and, given
-    `collapse_fn`, the mean softmax-collapse fraction from the same logits, as a third value)."""
-    S, n = y.shape
-    width = getattr(model, "row_elements", getattr(model, "width", 1024))  # activation elements per row
-    chunk = max(1, EVAL_CHUNK_ELEMENTS // max(1, S * width))
-    loss = torch.zeros(S, dtype=torch.float64, device=y.device)
-    correct = torch.zeros(S, dtype=torch.float64, device=y.device)
-    collapse = torch.zeros(S, dtype=torch.float64, device=y.device)
-    for i in range(0, n, chunk):
-        logits = model(x[:, i : i + chunk])
-        rows = logits.shape[1]
-        loss += loss_fn(logits, y[:, i : i + chunk]).to(torch.float64) * rows
-        correct += _accuracy(logits, y[:, i : i + chunk]) * rows
-        if collapse_fn is not None:
-            collapse += collapse_fn(logits).to(torch.float64) * rows
-    return (loss / n, correct / n) if collapse_fn is None else (loss / n, correct / n, collapse / n)
-
-
-def _minibatch_epoch(model, loss_fn, optimizer, data, batch_size, generators, active):
-    """One shuffled pass; returns the running mean train loss/accuracy over the pass (as the base code logs)."""
-    S, n = data.y_train.shape
-    perms = torch.stack([torch.randperm(n, generator=g) for g in generators]).to(data.y_train.device)
-    loss_sum = torch.zeros(S, dtype=torch.float64, device=data.y_train.device)
-    correct = torch.zeros_like(loss_sum)
-    for i in range(0, n, batch_size):
-        idx = perms[:, i : i + batch_size]
-        x = torch.gather(data.x_train, 1, idx.unsqueeze(-1).expand(-1, -1, data.x_train.shape[-1]))
-        y = torch.gather(data.y_train, 1, idx)
-        logits = model(x)
-        loss = loss_fn(logits, y)
-        _step(loss, optimizer, active)
-        loss_sum += loss.detach().to(torch.float64) * idx.shape[1]
-        correct += _accuracy(logits.detach(), y) * idx.shape[1]
-    return loss_sum / n, correct / n
-
-
-def _step(loss: torch.Tensor, optimizer, active: torch.Tensor) -> None:
-    # Inactive (diverged) members contribute nothing; members never share parameters, so one
-    # member's NaN cannot leak into another's gradient.
-    optimizer.zero_grad()
-    torch.where(active, loss, torch.zeros_like(loss)).sum().backward()
-    optimizer.step(active=active)
-
 
 @dataclass
 class EnsembleOutcome:
@@ -260,9 +210,12 @@ def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), 
     bar = _progress_bar(cfg, start, progress)
     tensorboard = TensorBoardLogger(folder, run_ids, history) if t.tensorboard else None
     clock = time.perf_counter() - elapsed
+    forward_loss = None
 
     for epoch in range(start, t.epochs + 1):
         model, data, optimizer, alive = stack.model, stack.data, stack.optimizer, stack.alive
+        if forward_loss is None or forward_loss.model is not model:  # (re)built for each stack
+            forward_loss = ForwardLoss(model, loss_fn, compile=t.compile)
         spread = lambda values: _spread(values, alive, S)  # noqa: E731  [S'] on the stack -> [S] numpy
         active = torch.ones(stack.size, dtype=torch.bool, device=device)
         model.train()
@@ -270,14 +223,13 @@ def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), 
         if cfg.model.ridge_lambda is not None:
             model.ridge_top_layer_(data.x_train, data.y_train, cfg.model.ridge_lambda)
         if full_batch:
-            with torch.set_grad_enabled(not last):
-                logits = model(data.x_train)
-                loss = loss_fn(logits, data.y_train)
-            train_loss, train_acc = loss.detach().to(torch.float64), _accuracy(logits.detach(), data.y_train)
+            with torch.set_grad_enabled(not last):  # the last epoch only evaluates: eager, no second graph
+                logits, loss = (forward_loss.eager if last else forward_loss)(data.x_train, data.y_train)
+            train_loss, train_acc = loss.detach().to(torch.float64), accuracy(logits.detach(), data.y_train)
         elif epoch == 0:
             train_loss, train_acc = evaluate(model.eval(), loss_fn, data.x_train, data.y_train)
         else:
-            train_loss, train_acc = _minibatch_epoch(model, loss_fn, optimizer, data, t.batch_size, stack.generators,
+            train_loss, train_acc = minibatch_epoch(model, loss_fn, optimizer, data, t.batch_size, stack.generators,
                                                      active)
 
         nan = torch.full((stack.size,), float("nan"), dtype=torch.float64, device=device)
@@ -313,7 +265,7 @@ def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), 
             ckpt.save_snapshot(folder, epoch, model, members=alive)
         survivors = [s for s in alive if s not in ending]
         if full_batch and not last and survivors:
-            _step(loss, optimizer, active)
+            step(loss, optimizer, active)
         if ending and survivors:
             stack = compact(stack, survivors, task, device, dtype, hooks)
         if (epoch + 1) % t.checkpoint_every == 0 and not last and survivors:
