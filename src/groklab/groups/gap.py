@@ -1,7 +1,7 @@
 """GAP's SmallGroups library as a catalog of Cayley tables.
 
 The Li₂ reference's `collection` mode reads non-abelian groups from a JSONL file generated with GAP
-(li2.md §4.2, §19.4). This module regenerates that file and looks single groups up on demand.
+(docs/conventions.md#groups). This module regenerates that file and looks single groups up on demand.
 
 Catalog file format (one JSON object per line, records sorted by (order, id)):
 
@@ -711,7 +711,7 @@ def nonabelian_index(
 
     The reference filters the non-abelian catalog to groups whose largest irrep degree equals
     `group_collection_max_dk` (= max_irrep_degree) and takes entry `M` (= index, 0-based) of that
-    list. Our lists are sorted by (order, id); the reference file's order is unknown (li2.md §4.2),
+    list. Our lists are sorted by (order, id); the reference file's order is unknown,
     and the list depends on the catalog's max order (the reference file is named "upto_128"), so
     pass max_order to pin it.
     """

@@ -1,6 +1,6 @@
 """The Li₂ energy E(w) of a hidden node and its local maxima (Thm 1, Thm 2, Cor 2, Thm 5, Thm 7).
 
-Under Stage II each node ascends (li2.md §8)
+Under Stage II each node ascends (Thm 1; docs/li2-quantities.md#energy)
 
     E(w) = ½ ‖Ỹᵀ σ(X w)‖²,   Ỹ = P₁⊥ Y (targets centred along the *sample* axis),  ‖w‖ = 1.
 
@@ -11,8 +11,8 @@ first layer W [K, arity·M]: operand j, value v ↦ column j·M + v), so
     (X w)_i = Σ_j w[j·M + idx[i, j]]                (a gather)
     (Ỹᵀ s)_c = Σ_{i: label_i = c} s_i − n_c · mean(s)  (an index_add minus the mean)
 
-Normalisation (li2.md §9.3). Every energy here is, by default, the **definition as written**
-above, with no 1/n and no other factor. With full data of Z_M and σ = x², a maximiser in a
+Normalisation (docs/li2-quantities.md#energy-normalisation). Every energy here is, by default, the
+**definition as written** above, with no 1/n and no other factor. With full data of Z_M and σ = x², a maximiser in a
 complex-pair frequency has E = M/4, and for even M the real irrep k = M/2 has E = M/2. The paper
 states M/16 and M/8, i.e. 4× smaller (most likely a dropped factor 2 in the cross term 2u_i v_j,
 on which E is quadratic). `paper_constants=True` divides E (and its gradient) by 4 to give the
@@ -45,7 +45,7 @@ from groklab.groups.fourier import isotypic_projector, real_irrep_groups, real_i
 from groklab.groups.group import FiniteGroup
 from groklab.groups.irreps import irreps
 
-PAPER_FACTOR = 4.0  # definition-as-written / paper constants (li2.md §9.3)
+PAPER_FACTOR = 4.0  # definition-as-written / paper constants (docs/li2-quantities.md#energy-normalisation)
 
 # -- activations --------------------------------------------------------------------------------
 
@@ -211,8 +211,9 @@ def energy(
 ) -> torch.Tensor:
     """E(w) = ½‖Ỹᵀ σ(Xw)‖² for node vectors w [B, arity·M] (or one [arity·M]) → [B] (or a 0-d tensor).
 
-    The energy is the **definition as written** (li2.md §9.3): full Z_M data, σ = x² give M/4 for a
-    complex-pair frequency and M/2 for k = M/2; `paper_constants=True` divides by 4 (M/16, M/8).
+    The energy is the **definition as written** (docs/li2-quantities.md#energy-normalisation): full
+    Z_M data, σ = x² give M/4 for a complex-pair frequency and M/2 for k = M/2;
+    `paper_constants=True` divides by 4 (M/16, M/8).
     w is not normalised here (E is evaluated at w as given; the theory uses ‖w‖ = 1).
 
     Args:
@@ -425,9 +426,10 @@ def _real_irrep_of(group: FiniteGroup, irrep) -> int:
 def closed_form_energy(group, irrep, activation: str = "sqr", paper_constants: bool = False) -> float:
     """Thm 2's maximum energy in one (real) irrep, full data, σ = x², binary products.
 
-    Definition as written (li2.md §9.3): M/(2 d_k) for a real irrep, M/(4 d_k) for a complex pair
-    and for a quaternionic irrep; 0 for the trivial irrep. So Z_M gives M/4 for k ≠ 0, M/2 and M/2
-    for k = M/2. `paper_constants=True` divides by 4 (the paper's M/(8 d_k), M/(16 d_k)).
+    Definition as written (docs/li2-quantities.md#energy-normalisation): M/(2 d_k) for a real irrep,
+    M/(4 d_k) for a complex pair and for a quaternionic irrep; 0 for the trivial irrep. So Z_M gives
+    M/4 for k ≠ 0 and M/2 for k = M/2. `paper_constants=True` divides by 4 (the paper's M/(8 d_k),
+    M/(16 d_k)).
 
     `group` is a FiniteGroup or an int M (meaning Z_M, irrep = frequency k); `irrep` is an irrep
     index, an irrep label, or a real-irrep label ("k=3", "1b+1c").
@@ -514,7 +516,8 @@ def fourier_vector(m: int, k: int, phase: float = 0.0, arity: int = 2, dtype=tor
     """Unit node vector of Z_M frequency k: u_x = cos(kωx), v_x = cos(kωx + phase) (ω = 2π/M),
     each block of norm 1/√arity (k = M/2 gives (−1)^x blocks; phase is then 0 or π in effect).
 
-    A maximiser of Cor. 2 for any phase (li2.md §9.4: the relative phase of the blocks is free)."""
+    A maximiser of Cor. 2 for any phase: the relative phase of the blocks is free
+    (docs/li2-quantities.md#phase-freedom)."""
     k = int(k) % m
     if k == 0:
         raise GroklabError("frequency k = 0 (the constant) is not a feature")
