@@ -1,4 +1,4 @@
-"""Li₂ gradient diagnostics against explicit computations and the theory (li2.md §6–7, §13.1)."""
+"""Li₂ gradient diagnostics against explicit computations and the theory (docs/li2-quantities.md)."""
 
 import numpy as np
 import pytest
@@ -135,7 +135,7 @@ def test_ridge_distance_is_zero_at_theory_ridge_solutions():
 
 
 def test_nominal_eta():
-    assert float(D.nominal_eta(2016, 2e-4, "class")) == pytest.approx(0.2016)  # li2.md §3.3
+    assert float(D.nominal_eta(2016, 2e-4, "class")) == pytest.approx(0.2016)  # η = n·wd/2 for the class-centred loss
     assert float(D.nominal_eta(2016, 2e-4, "sample")) == pytest.approx(0.4032)
     assert float(D.nominal_eta(100, 1e-2, "class", output_scale=2.0)) == pytest.approx(0.125)
     with pytest.raises(GroklabError, match="allowed: sample, class"):

@@ -1,7 +1,7 @@
-"""Li₂ energy E(w) and its maxima (Thm 1, Thm 2, Cor 2, Thm 5, Thm 7; li2.md §8–§13, RC3, RC14).
+"""Li₂ energy E(w) and its maxima (Thm 1, Thm 2, Cor 2, Thm 5, Thm 7; RC3, RC14; docs/li2-quantities.md).
 
 Normalisation asserted throughout: the definition as written, E = ½‖Ỹᵀσ(Xw)‖² (Z_M full data:
-M/4 per complex frequency, M/2 for k = M/2), i.e. 4× the paper's constants (li2.md §9.3).
+M/4 per complex frequency, M/2 for k = M/2), i.e. 4× the paper's constants (docs/li2-quantities.md#energy-normalisation).
 """
 
 import numpy as np
@@ -91,7 +91,7 @@ def test_zm_maxima_are_single_frequencies_with_energy_m_over_4(name):
 def test_closed_values_phase_freedom_and_paper_constants():
     for M in (11, 12):
         group, idx, labels = _table(f"Z{M}")
-        for phase in (0.0, 0.7, 2.0):  # li2.md §9.4: any relative phase is a maximiser
+        for phase in (0.0, 0.7, 2.0):  # any relative phase is a maximiser (docs/li2-quantities.md#phase-freedom)
             w = fourier_vector(M, 3, phase)
             assert abs(float(energy(w, idx, labels, M)) - M / 4) < 1e-10
             assert abs(float(energy(w, idx, labels, M, paper_constants=True)) - M / 16) < 1e-10

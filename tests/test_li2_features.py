@@ -1,4 +1,4 @@
-"""Irrep spectra of hidden nodes (li2.md §7.4, RC4, Thm 7)."""
+"""Irrep spectra of hidden nodes (RC4, Thm 7; docs/li2-quantities.md#features-of-trained-nodes)."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Li₂ closed-form predictions: Eqn 4 / Lemma 1 (RC12), Thm 3 (RC13), Thm 4, Thm 8 (li2.md §6, §10, §11, §14)."""
+"""Li₂ closed-form predictions: Eqn 4 / Lemma 1 (RC12), Thm 3 (RC13), Thm 4, Thm 8 (docs/li2-quantities.md)."""
 
 import math
 
@@ -118,7 +118,7 @@ def test_thm3_even_order_and_nonabelian_groups():
 
 
 def test_critical_ratio_values():
-    table = {23: 0.375, 41: 0.249, 71: 0.165, 89: 0.139, 127: 0.105}  # li2.md §11.2
+    table = {23: 0.375, 41: 0.249, 71: 0.165, 89: 0.139, 127: 0.105}  # docs/li2-quantities.md#critical-data-ratio
     for M, p in table.items():
         assert abs(critical_ratio(M) - p) < 5e-4
     assert critical_ratio(71, c=1.0) == pytest.approx(math.log(71) / 71)

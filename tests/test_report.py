@@ -130,7 +130,7 @@ def test_stage_strip_for_several_members_and_li2_panels():
                plots.Member("b", "wd=0", "C1", stages={"I": 0, "II": 25})]
     fig = plots.li2_figure(series, members)
     titles = [ax.get_title() for ax in fig.axes]
-    # known diagnostics first, in the order of li2.md §7.4, then anything else under its own name
+    # known diagnostics first, in the order of docs/li2-quantities.md#training-diagnostics, then anything else under its own name
     assert titles == ["‖G_F‖ = ‖P₁⊥(Y − Ŷ)V‖ (paper)", "consecutive updates ΔW_t, ΔW_t+1", "li2.custom"]
     assert fig.axes[0].get_ylabel() == "Frobenius norm" and fig.axes[2].get_ylabel() == "custom (value)"
     assert_labelled(fig)

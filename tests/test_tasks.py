@@ -219,7 +219,7 @@ def test_split_argument_errors():
 
 
 def test_critical_fraction_table():
-    expected = {23: 0.375, 41: 0.249, 71: 0.165, 89: 0.139, 127: 0.105}  # li2.md §11.2
+    expected = {23: 0.375, 41: 0.249, 71: 0.165, 89: 0.139, 127: 0.105}  # docs/li2-quantities.md#critical-data-ratio
     for m, p in expected.items():
         assert round(critical_fraction(m), 3) == p
 

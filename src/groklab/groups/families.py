@@ -3,13 +3,13 @@
 Index conventions (they fix the meaning of every dataset row, so they are part of the API):
 
 - cyclic products `Z4xZ7`: mixed radix, first factor fastest — idx = x0 + x1·o0 + x2·o0·o1 + ...
-  (the Li2 reference's `modular_addition` convention, reference §4.2);
+  (the Li2 reference code's `modular_addition` convention);
 - direct_product(G, H): the same mixed radix with G fastest — idx = g + |G|·h;
 - dihedral D<2n>: r^k s^e at index k + n·e;
 - dicyclic Dic<4n>: a^k x^e at index k + 2n·e;
 - semidirect Z_n ⋊_r Z_m: (a, b) at index a + n·b;
 - S<n>, A<n>: sympy's `generate_schreier_sims()` order, product g_a·g_b = "apply g_a, then g_b"
-  (the Li2 reference's `sym` convention, reference §4.2 — needed to reproduce its tables).
+  (the Li2 reference code's `sym` convention — needed to reproduce its tables).
 
 The constructions are correct by construction and checked in the tests, so they skip the
 O(n³) associativity check of `FiniteGroup` (which would dominate for S6 and large Z_n).

@@ -11,7 +11,7 @@ the ρ_k-isotypic subspace of C^G under the left regular action (L_g f)(x) = f(g
 is what `isotypic_projector` projects onto, so p_k = ‖P_k f‖².
 
 For real f, the complex irrep k and its conjugate carry equal power; `real_irrep_groups` pairs
-them for per-"real irrep" reports (the Li2 maxima of reference §9.1 live on H_k ⊕ H_k̄).
+them for per-"real irrep" reports (the Li2 maxima of Thm 2 live on H_k ⊕ H_k̄).
 
 Every function takes a numpy array or a torch tensor and returns the same kind (torch results stay
 on the input's device and keep autograd). Precision follows the input: float32/complex64 (and
@@ -197,7 +197,7 @@ def isotypic_projector(group: FiniteGroup, k, pair_conjugate: bool = False) -> n
 
     Returns complex128. With `pair_conjugate=True` it returns P_k + P_k̄ (just P_k when k is
     self-conjugate), which equals (d_k/n)·(2 Re χ_k or χ_k)(x h⁻¹): a real symmetric float64
-    projector onto the real subspace that real-valued features (Li2 §9.1) live in.
+    projector onto the real subspace that real-valued features (Li2 Thm 2) live in.
     """
     ir = irreps(group)
     k = _resolve(ir, k)

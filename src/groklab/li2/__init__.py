@@ -1,4 +1,4 @@
-"""Li₂ analysis: pure functions over tensors (li2.md; Tian, arXiv 2509.21519).
+"""Li₂ analysis: pure functions over tensors (Tian, arXiv 2509.21519; definitions in docs/li2-quantities.md).
 
     energy / energy_and_grad / ascend_energy / census     Thm 1–2, Cor 2: E(w) and its maxima
     closed_form_energy / isotypic_basis / isotypic_maximum Thm 2 values per irrep
@@ -13,7 +13,7 @@
     backprop_gradient / gradient_stats / kernel_offdiag_ratio / update_cosine / sign_match   (li2.diagnostics: G_F, Thm 6)
 
 Energies are the definition as written, E = ½‖Ỹᵀσ(Xw)‖² (Z_M: M/4 per complex frequency, M/2 for
-k = M/2); `paper_constants=True` gives the paper's 4× smaller numbers (li2.md §9.3).
+k = M/2); `paper_constants=True` gives the paper's 4× smaller numbers (docs/li2-quantities.md#energy-normalisation).
 """
 
 from groklab.li2.energy import (

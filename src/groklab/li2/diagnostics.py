@@ -1,4 +1,6 @@
-"""Li₂ gradient diagnostics (li2.md §6–7, §13.1): pure functions of tensors.
+"""Li₂ gradient diagnostics (Eqn 2, Eqn 4, Thm 6): pure functions of tensors.
+
+Definitions: docs/li2-quantities.md#backpropagated-gradient and #training-diagnostics.
 
 Every function takes one member (F [n, K], V [C, K], labels [n]) or an ensemble with a leading
 member axis (F [S, n, K], V [S, C, K], labels [S, n] or a shared [n]) and returns a tensor with that
@@ -245,8 +247,9 @@ def update_cosine(older: torch.Tensor, old: torch.Tensor, new: torch.Tensor, mem
 
 def nominal_eta(n: int, weight_decay, centring: str = "class", output_scale: float = 1.0) -> torch.Tensor:
     """The paper's ridge coefficient η for coupled L2 `weight_decay` on our per-sample-mean losses
-    (li2.md §3.3): class-centred MSE (no ½) η = n·wd/2, sample-centred MSE (½, ÷n) η = n·wd; divided
-    by β² because the penalty acts on V while the fit is of βV. Nominal: Adam rescales the gradient."""
+    (docs/li2-quantities.md#losses-and-eta): class-centred MSE (no ½) η = n·wd/2, sample-centred MSE
+    (½, ÷n) η = n·wd; divided by β² because the penalty acts on V while the fit is of βV. Nominal: Adam
+    rescales the gradient."""
     if centring not in CENTRINGS:
         raise GroklabError(f"centring={centring!r} is not known; allowed: {', '.join(CENTRINGS)}")
     wd = torch.as_tensor(weight_decay, dtype=torch.float64)
@@ -306,7 +309,7 @@ def ridge_system(F, eta, floor: float = 1e-6) -> RidgeSystem:
 @torch.no_grad()
 def ridge_distance(F, V, labels, eta, centring: str = "sample", output_scale: float = 1.0,
                    system: RidgeSystem | None = None) -> torch.Tensor:
-    """‖βVᵀ − V_ridge(F)‖ / ‖V_ridge‖ per member (li2.md §7.4, Stage I: V converges to its ridge fit).
+    """‖βVᵀ − V_ridge(F)‖ / ‖V_ridge‖ per member (Stage I: V converges to its ridge fit).
 
     'sample' (the paper's loss): V_ridge = (F̃ᵀF̃ + ηI)⁻¹F̃ᵀỸ, as `groklab.li2.theory.ridge_top_layer`.
     'class' (the reference loss, blind to each output's class mean): V_ridge = (FᵀF + ηI)⁻¹FᵀY_c with

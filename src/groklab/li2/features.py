@@ -1,4 +1,6 @@
-"""Features of trained networks (li2.md §7.4, RC4, Thm 7): irrep spectra of hidden nodes.
+"""Features of trained networks (RC4, Thm 7): irrep spectra of hidden nodes.
+
+Definitions and the choices below: docs/li2-quantities.md#features-of-trained-nodes.
 
 A node j of the first layer W [K, arity·M] reads operand block b through the row slice
 W[j, b·M:(b+1)·M], a function on the group; its readout is the column V[:, j] (a function on the C = |G|

@@ -27,7 +27,8 @@ per run, epoch and key):
 they run on every `heavy_every`-th call (default: about 12 times per run, at most every 10th call)
 and at the last epoch. [group tasks]: op=compose (the group), add/sub (Z_p); absent otherwise.
 The row and node subsamples are drawn once per hook and per member (seeded by the member's own seed), so a
-series compares like with like and a packed member's series equal those of the same run trained alone. η is the nominal conversion of each member's weight decay (li2.md §3.3,
+series compares like with like and a packed member's series equal those of the same run trained alone. η is
+the nominal conversion of each member's weight decay (docs/li2-quantities.md#losses-and-eta,
 `diagnostics.nominal_eta`). Cost at Z71/K=2048 (2-core CPU, best of repeated interleaved timings): a call
 takes about as long as one full-batch training step (≈ 40 ms for two members) — it recomputes F and the
 n·K·C product Ŷ, everything else is C×C, K×C or 256-sized — and a call with the K×K diagnostics ≈ 15

@@ -106,7 +106,7 @@ def random_energies(idx, labels, num_classes: int, count: int = 1000, seed: int 
 def critical_ratio_theorem(order: int, d_max: int = 1, c: float = CRITICAL_RATIO_C) -> float:
     """p* = corr·c·ln M/M with Thm 4's degree dependence n ≳ d_k²·M·log M, normalised to agree with
     the reference's linear corr = d_max/2 at d_max = 2 (Fig. 5's non-abelian groups): corr = d_max²/4
-    for d_max > 1, 1 for abelian groups. The two differ from d_max = 3 on (li2.md §11.2, §20)."""
+    for d_max > 1, 1 for abelian groups. The two differ from d_max = 3 on (docs/li2-quantities.md#critical-data-ratio)."""
     order, d_max = int(order), int(d_max)
     if order < 2 or d_max < 1:
         raise GroklabError(f"need a group order ≥ 2 and a largest irrep degree ≥ 1, got {order}, {d_max}")

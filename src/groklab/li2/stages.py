@@ -1,4 +1,4 @@
-"""Li₂'s three stages from the diagnostic series (li2.md §7): where each begins, per member.
+"""Li₂'s three stages from the diagnostic series (docs/li2-quantities.md#stages): where each begins, per member.
 
 The rule (the paper gives none; thresholds are `StageRule` parameters, chosen on the Z71 Fig. 3 run
 and Z23 runs). What it gives, diagnostics every epoch unless noted:

@@ -2,7 +2,7 @@
 capacity (Thm 3), the critical data ratio (Thm 4) and the coupon-collector model of Muon (Thm 8).
 
 Conventions: F [n, K] hidden features, Y [n, C] one-hot targets; F̃ = P₁⊥F and Ỹ = P₁⊥Y are centred
-along the sample axis (li2.md §3.1, the paper's loss). Everything is pure and takes/returns torch
+along the sample axis (the paper's loss; docs/li2-quantities.md#notation). Everything is pure and takes/returns torch
 tensors (or floats and dicts); n×n matrices are never formed or inverted — the ridge quantities
 go through the thin SVD of F̃.
 """
@@ -63,7 +63,7 @@ def _ridge_svd(Ft: torch.Tensor, Yt: torch.Tensor, eta: float) -> torch.Tensor:
 
 
 def ridge_top_layer(F, Y, eta: float, centre: bool = True) -> torch.Tensor:
-    """V_ridge = (F̃ᵀF̃ + ηI)⁻¹F̃ᵀỸ [K, C] (li2.md §6.3), via the thin SVD of F̃.
+    """V_ridge = (F̃ᵀF̃ + ηI)⁻¹F̃ᵀỸ [K, C] (Props. 3–4), via the thin SVD of F̃.
 
     `centre=False` uses F and Y as given (the reference's `set_weight_reg` mode uses uncentred F
     with class-centred targets; pass those). η = 0 gives the minimum-norm least-squares solution.

@@ -10,11 +10,11 @@ Per member, for a token sequence ``t_1..t_L`` (``[a, OP, b, EQ]`` for binary tas
     logits = Head · n_f(x_L)                            # final RMSNorm, last position, untied head
 
 ``n`` is RMSNorm with a learnable gain (eps 1e-5); every matrix is bias-free. This is the model of
-`torch_grokking` / `mlx-grokking` (Muon-grokking spec §4.2) with these documented choices:
+`torch_grokking` / `mlx-grokking` (the Muon paper's base code) with these choices (docs/conventions.md#models):
 
 - **Attention keeps softmax.** The output variants (``loss.kind`` ce / stablemax / sparsemax) change
   only the output loss; the paper does not say where it applied them and output-loss use is the
-  natural reading (spec §8.1). Attention has no dropout (the base code's module is unused).
+  natural reading. Attention has no dropout (the base code's module is unused).
 - **RoPE** on q and k along the sequence axis by default (``rope="sequence"``); ``"none"`` disables it
   and ``"heads"`` reproduces the torch port's wrong-axis bug (see ``groklab.models.rope``), which turns
   out to equal ``none`` up to rounding for any head count (a head's q and k share one rotation).

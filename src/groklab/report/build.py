@@ -196,7 +196,7 @@ def _run_sections(store: Store, runs: pd.DataFrame, out: Path, report: Report):
     if panels:
         fig = plots.spectra_figure(panels, group_name=group_name, order_note=note)
         spectra.items.append(_figure(report, out, fig, "spectra", "Fraction of each hidden node's first-operand weight "
-                                     "power per real irrep, at chosen snapshot epochs (Li2 RC4: one irrep per node after grokking)."))
+                                     "power per real irrep, at chosen snapshot epochs (after grokking Li2 expects one irrep per node)."))
     sections.append(spectra)
 
     census = Section("Energy census")
@@ -223,8 +223,9 @@ def _li2_section(report: Report, out: Path, series: pd.DataFrame, members) -> Se
     li2 = series[series["key"].str.startswith("li2.")] if not series.empty else series
     if not li2.empty:
         fig = plots.li2_figure(li2, members)
-        section.items.append(_figure(report, out, fig, "li2", "Li2 diagnostics stored by the training hooks (li2.md §7.4): "
-                                     "‖G_F‖, stage-II alignment, kernel diagonality, update-direction cosines."))
+        section.items.append(_figure(report, out, fig, "li2", "Li2 diagnostics stored by the training hook: ‖G_F‖, "
+                                     "stage-II alignment, kernel diagonality, update-direction cosines (each defined "
+                                     "in groklab's docs/li2-quantities.md)."))
     return section
 
 

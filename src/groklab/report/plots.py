@@ -27,8 +27,8 @@ MEMORIZATION_MARKER, GROK_MARKER = "o", "*"
 PURE_COLOUR, MIXED_COLOUR = "#4c72b0", "#a0a0a0"
 MAX_STRIP_ROWS = 12
 
-# Axis labels of the Li2 diagnostics the training hooks store (li2.md §7.4); any other `li2.*` key is
-# plotted under its own name.
+# Axis labels of the Li2 diagnostics the training hook stores, in the order of
+# docs/li2-quantities.md#training-diagnostics; any other `li2.*` key is plotted under its own name.
 LI2_LABELS = {
     "li2.gf_norm": ("‖G_F‖ = ‖P₁⊥(Y − Ŷ)V‖ (paper)", "Frobenius norm"),
     "li2.gf_norm_ref": ("‖(Y − 1/C − Ŷ)V‖ (reference dF_norm)", "Frobenius norm"),

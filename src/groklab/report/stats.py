@@ -27,7 +27,7 @@ from groklab.errors import GroklabError
 
 NAN = float("nan")
 
-# Tveit et al. (arXiv 2504.16041) §7.1: pooled mean grok epochs and their two-sample t-test.
+# Tveit et al. (arXiv 2504.16041): pooled mean grok epochs and their two-sample t-test.
 PAPER = {"adamw_mean": 153.09, "muon_mean": 102.89, "t": 5.0175, "p": 6.33e-8}
 
 

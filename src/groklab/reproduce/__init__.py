@@ -3,6 +3,9 @@
 Each reproduction is a module with `CLAIM` (one line), `run(ctx) -> list[Verdict]`, and nothing else
 of substance: it composes library parts (tasks, train, li2, report plots) like a torchtune recipe and
 holds no library logic of its own. Register a new one by adding its module to `MODULES`.
+
+Each reproduction's settings, checks and claim label (RC1–RC14 for the Li2 paper's claims) are
+described in docs/reproductions.md.
 """
 
 from __future__ import annotations

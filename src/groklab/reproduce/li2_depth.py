@@ -5,7 +5,7 @@ Depth is `model.extra_layers` L' ∈ {0, 1, 2} residual blocks x ← σ(x + Ux) 
 (2-, 3- and 4-layer networks, as the reference's `other_layers`). Each depth is one ensemble of
 seeds. Bottom-layer features: per node of W, the share of its non-trivial irrep power in its
 dominant irrep (`groklab.li2.features.classify_nodes`), median over active nodes, after training vs
-at initialisation. Fig. 9's sizes are not given (li2.md §17); chosen here: σ = ReLU, class-centred
+at initialisation. Fig. 9's sizes are not given; chosen here: σ = ReLU, class-centred
 MSE, Adam lr 5e-3, weight decay 1e-3 (ReLU nets need more decay than x² ones to grok in a few
 hundred epochs), training fraction 0.8.
 

@@ -2,8 +2,8 @@
 
 No training: batched projected gradient ascent of E(w) = ½‖Ỹᵀσ(Xw)‖² on the unit sphere from random
 starts (σ = x², sample-centred Ỹ), then a census of the converged maxima by dominant irrep.
-Energies are the definition as written (li2.md §9.3): Z_M full data gives M/4 per complex frequency
-and M/2 for k = M/2 — the paper's M/16 and M/8 times 4.
+Energies are the definition as written (docs/li2-quantities.md#energy-normalisation): Z_M full data
+gives M/4 per complex frequency and M/2 for k = M/2 — the paper's M/16 and M/8 times 4.
 
 Checks: on the full Z_M table every maximum is one frequency with the closed-form energy and
 ‖u‖ = ‖v‖ = 1/√2; random unit vectors score far lower; for a non-abelian group every maximum lies in

@@ -1,6 +1,6 @@
 """li2-fig3 — Li₂ Fig. 3 / RC1: weight decay keeps G_F alive and the network groks; without it, it only memorizes.
 
-Setting (li2.md §17–18): Z71, K = 2048, n = 2016 of 5041 pairs (reference split, test_size 0.6,
+Setting (docs/reproductions.md#li2-fig3-rc1): Z71, K = 2048, n = 2016 of 5041 pairs (reference split, test_size 0.6,
 random_state = seed), σ = x², class-centred MSE (reference code), full-batch Adam lr 1e-3 (the code
 default; the paper gives no lr), coupled L2 weight decay 2e-4 vs 0. Each seed is one ensemble of the
 two arms (same split, same initialisation). Li₂ diagnostics on the training set every `li2.every`

@@ -5,7 +5,7 @@ No training: the first layer is set to Thm 3's nodes and the top layer is the le
 ‖F̃V − Ỹ‖/‖Ỹ‖ as the number of nodes K grows, for
   - complex Fourier nodes u = e^{ikωx}, v = ±u (k = 1..M−1, in ± pairs; `fourier_nodes`),
   - real Fourier nodes (three phase pairs per frequency; `fourier_nodes(complex=False)`),
-  - generic random unit nodes (the memorisation baseline: li2.md §10 says M² nodes),
+  - generic random unit nodes (the memorisation baseline: Thm 3 says about M² nodes),
   - irrep nodes of non-abelian groups (2Σ_k d_k³ of them; `irrep_nodes`).
 Quick: Z11, Z23, random nodes on Z11, D10. Full: Z23, Z71, Z127, random nodes on Z23, S4, D22, Dic12.
 """

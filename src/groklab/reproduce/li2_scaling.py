@@ -15,8 +15,8 @@ Full: the paper's setting — K = 2048, Adam lr 5e-4, weight decay 2e-4, 20 seed
 (the paper gives none) — on primes 23..127, composites, the eight product groups of Fig. 5 and
 dihedral groups (d_max = 2) standing in for the GAP collection. Instead of a grid, each group's
 boundary (the fraction where half of the seeds grok) is searched (`groklab.sweep.boundary`: bracket
-from p*, bisect to a 0.02-wide bracket, members stop at their grok), and c is fitted through the
-origin with a bootstrap CI over seeds. `--groups` runs a subset (e.g. one group per kind).
+from p*, bisect to a bracket narrower than 0.1·p*, members stop at their grok), and c is fitted
+through the origin with a bootstrap CI over seeds. `--groups` runs a subset (e.g. one group per kind).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ FULL_GROUPS = {
 QUICK = dict(multiples=(0.5, 0.75, 1.0, 1.25, 1.5, 2.0), seeds=2,
              base=["model.width=128", "optim.lr=5e-3", "optim.weight_decay=1e-3", "train.epochs=300",
                    "train.eval_every=10"])
-FULL = dict(seeds=20, tol=0.02,
+FULL = dict(seeds=20, relative_tol=0.1,
             base=["model.width=2048", "optim.lr=5e-4", "optim.weight_decay=2e-4", "train.epochs=3000",
                   "train.eval_every=10", "train.checkpoint_every=500", "train.stop=grok"])
 MAX_FRACTION = 0.95
@@ -180,7 +180,7 @@ def run_search(ctx, mode: dict) -> list[Verdict]:
     results, kinds = [], {}
     for name in order:
         ctx.echo(f"  {name} ({kind_of[name]}): searching with {seeds} seeds per probe")
-        result = search_boundary(name, mode["base"], seeds=seeds, tol=mode["tol"], store_path=ctx.store_path,
+        result = search_boundary(name, mode["base"], seeds=seeds, tol=_tolerance(name, mode), store_path=ctx.store_path,
                                  progress=ctx.progress, echo=ctx.echo)
         ctx.echo(f"  {name}: {result.message}")
         results.append(result)
@@ -207,8 +207,8 @@ def run_search(ctx, mode: dict) -> list[Verdict]:
     finite = {n: c for n, c in c_group.items() if np.isfinite(c)}
     spread = max(finite.values()) / min(finite.values()) if finite and len(finite) == len(c_group) else float("inf")
     primes = sorted((r.order, r.estimate, r.group) for r in results if kinds[r.group] == "prime" and r.status == "found")
-    setting = (f"{len(results)} groups, {seeds} seeds per probe, boundary searched to a {mode['tol']} bracket "
-               f"({', '.join(mode['base'])})")
+    precision = f"a {mode['tol']} bracket" if "tol" in mode else f"a bracket of {mode['relative_tol']:g}·p*"
+    setting = f"{len(results)} groups, {seeds} seeds per probe, boundary searched to {precision} ({', '.join(mode['base'])})"
     return [
         Verdict("a sharp boundary exists for every group: the search brackets where half of the seeds grok",
                 setting, {r.group: (r.message if r.status != "found" else
@@ -226,6 +226,15 @@ def run_search(ctx, mode: dict) -> list[Verdict]:
                 {g: round(p, 4) for _, p, g in primes}, "strictly decreasing in M (needs ≥ 2 primes)",
                 len(primes) >= 2 and all(a[1] > b[1] for a, b in zip(primes, primes[1:]))),
     ]
+
+
+def _tolerance(name: str, mode: dict) -> float:
+    """The search's bracket width: absolute (`tol`), or relative to the group's predicted p* (`relative_tol`),
+    so every group's boundary is located to the same relative precision, as a fit of c on ln M/M needs."""
+    if "tol" in mode:
+        return mode["tol"]
+    group = get_group(name)
+    return round(mode["relative_tol"] * critical_ratio(group.order, d_max=int(irreps(group).degrees.max())), 4)
 
 
 def _boundary_figure(ctx, results, kinds, x, fit) -> None:

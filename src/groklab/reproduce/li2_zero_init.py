@@ -1,7 +1,7 @@
 """li2-zero-init — Sec. 3.2 / Figs. 14–16: a zero-initialised top layer V(0) = 0 groks earlier.
 
 With V(0) = 0 the backpropagated gradient G_F holds only the signal term t·ỸỸᵀF̃ (no random ỸV₀ᵀ
-part; li2.md §6.6), so feature learning starts at once. Setting (RC8): Z_M, σ = x², class-centred
+part; Sec. 3.2), so feature learning starts at once. Setting (RC8): Z_M, σ = x², class-centred
 MSE, full-batch Adam lr 5e-3, weight decay 5e-5, `model.top_init_scale` 0 vs 1 (PyTorch's default
 init), several training fractions. Each (fraction, init) is one ensemble of seeds. The grok epoch is
 the first evaluation with test accuracy ≥ 0.95 (members that never get there are censored and

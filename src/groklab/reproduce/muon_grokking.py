@@ -5,7 +5,7 @@ ensemble whose members are the seeds; both optimizers get the same seeds, hence 
 initialisations. Every cell goes through `train()`, so results live in the store and a re-run trains
 only the seeds the store lacks (an interrupted cell resumes from its last checkpoint).
 
-Settings (spec muon-grokking.md §11; the paper states no sizes, learning rates or weight decay):
+Settings (docs/reproductions.md#muon-grokking; the paper states no sizes, learning rates or weight decay):
 - full: the six tasks at the paper's split fractions (gcd .5, add .8, div .8, exp .7, mul .5, parity .5),
   p = 97, random split per seed; the base code's transformer (depth 2, width 128, 1 head, SwiGLU 4×,
   pre-RMSNorm, dropout 0.2, causal, RoPE base 1e6 on the sequence axis); batch 512; 1000 epochs (the

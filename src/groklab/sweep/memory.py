@@ -66,7 +66,7 @@ def default_budget(device: str, workers: int) -> int:
     """Bytes one ensemble may use by default.
 
     CPU: stacking members pays only while the ensemble's working set stays in the last-level cache
-    (DESIGN.md performance notes: Z23/K=512 gains from a stack, Z71/K=2048 stacks of 32 run ~2×
+    (docs/architecture.md#performance-guidance: Z23/K=512 gains from a stack, Z71/K=2048 stacks of 32 run ~2×
     slower per member), so the budget is the L3 size shared among the workers, at least 16 MiB.
     CUDA: half the device memory shared among the workers on it. MPS: a quarter of system memory.
     """

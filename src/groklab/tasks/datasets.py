@@ -6,7 +6,7 @@ Li₂ reference code (`modular_addition_simple2.py`: `itertools.product` for `mo
 nested loops for `sym`/`collection`/`expression`) builds its rows before `train_test_split`, so that
 with the same row order a seeded split selects the same rows (see `splits.py`).
 
-Conventions fixed here where the papers are silent (muon-grokking.md §2.3):
+Conventions fixed here where the papers are silent (docs/conventions.md#tasks-and-data):
   * div excludes b = 0 (97·96 = 9312 rows, as in the cited base code); there is no option to keep it,
     because a/0 has no value to use as a label.
   * exp is pow(a, b, p) with 0^0 = 1; gcd is math.gcd with gcd(0, 0) = 0 (all labels < p already).

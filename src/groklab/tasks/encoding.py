@@ -1,10 +1,10 @@
 """Model inputs for a task: operand indices (2-layer net) and token sequences (transformer).
 
-Two-layer net (Li₂ §4.1): each operand is a one-hot vector through a frozen identity embedding and
+Two-layer net (the Li₂ reference code): each operand is a one-hot vector through a frozen identity embedding and
 the operands' one-hots are concatenated, so operand j with value v lights input column
 j·num_values + v of the first layer (W has arity·num_values columns).
 
-Transformer (Muon-grokking §3, the cited base code): a binary example is ``[a, OP, b, EQ]`` with a
+Transformer (the Muon paper's base code): a binary example is ``[a, OP, b, EQ]`` with a
 single OP id shared by every operation (one task per model, so the operation never needs a name),
 OP = num_values, EQ = num_values + 1 and vocab = num_values + 2 (99 for p = 97; for groups OP = |G|).
 Three operands give ``[a, OP, b, OP, c, EQ]``.

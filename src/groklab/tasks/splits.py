@@ -156,7 +156,9 @@ def _check_counts(n_train: int, n_test: int, n: int, frac: float) -> None:
 
 
 def critical_fraction(order: int, *, c: float = CRITICAL_RATIO_C, delta: float = 0.0, d_max: int = 1) -> float:
-    """The reference's critical training fraction corr·(c − δ)·ln|G| / |G| (li2.md §4.4, §11.2).
+    """The reference's critical training fraction corr·(c − δ)·ln|G| / |G|.
+
+    Definitions: docs/li2-quantities.md#critical-data-ratio.
 
     corr = 1 when d_max == 1 (abelian), else d_max / 2: the reference's *linear* correction for
     non-abelian `collection` groups, whereas Thm 4 scales with d_k². The two agree at d_max = 2.
