@@ -60,3 +60,16 @@ def test_hash_ignores_cosmetic_keys():
 def test_ridge_needs_mse():
     with pytest.raises(GroklabError, match="ridge"):
         load_config(None, ["model.ridge_lambda=0.1", "loss.kind=ce"])
+
+
+def test_load_config_resolves_preset_names_as_the_cli_does():
+    from groklab.config import load_config
+
+    cfg = load_config("li2_fig3", ["train.epochs=5"])
+    assert cfg.task.group == "Z71" and cfg.model.width == 2048 and cfg.train.epochs == 5
+    import pytest
+
+    from groklab.errors import GroklabError
+
+    with pytest.raises(GroklabError, match="preset"):
+        load_config("li2_fig33")

@@ -305,7 +305,22 @@ def load_yaml(path: str | Path) -> dict:
     return data
 
 
+def preset_path(name: str | Path) -> Path:
+    """A YAML path as given, or the packaged preset of that name (`li2_fig3`, `sweep_li2_wd`, ...)."""
+    from importlib import resources
+
+    if Path(name).is_file():
+        return Path(name)
+    folder = resources.files("groklab") / "configs"
+    preset = folder / f"{Path(name).stem}.yaml"
+    if preset.is_file():
+        return Path(str(preset))
+    presets = sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+    raise GroklabError(f"config {str(name)!r} not found: give a YAML path or a preset ({', '.join(presets)})")
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> RunConfig:
-    """Read a YAML config (or the defaults when `path` is None) and apply `key=value` overrides."""
-    data = load_yaml(path) if path is not None else {}
+    """Read a YAML config — a path or a preset name such as "li2_fig3" — (or the defaults when `path` is
+    None) and apply `key=value` overrides."""
+    data = load_yaml(preset_path(path)) if path is not None else {}
     return config_from_dict(data, overrides)

@@ -23,17 +23,9 @@ def existing_store(path: str | None):
 
 def resolve_config_path(name: str):
     """A YAML path, or the name of a packaged preset (`li2_fig3`)."""
-    from importlib import resources
-    from pathlib import Path
+    from groklab.config import preset_path
 
-    if Path(name).is_file():
-        return Path(name)
-    stem = Path(name).stem
-    preset = resources.files("groklab") / "configs" / f"{stem}.yaml"
-    if preset.is_file():
-        return Path(str(preset))
-    presets = sorted(p.name.removesuffix(".yaml") for p in (resources.files("groklab") / "configs").iterdir())
-    raise GroklabError(f"config {name!r} not found: give a YAML path or a preset ({', '.join(presets)})")
+    return preset_path(name)
 
 
 SUMMARY_KEYS = ("seed", "memorization_epoch", "grok_epoch", "sustained_grok_epoch", "censored", "diverged",
