@@ -24,7 +24,8 @@ from groklab.train import checkpoint as ckpt
 from groklab.train.grokking import GrokThresholds, detect_grokking
 from groklab.train.heap import release_free_heap
 from groklab.train.setup import EnsembleData, setup
-from groklab.train.tensorboard import TensorBoardLogger, require_tensorboard
+from groklab.train.preflight import preflight
+from groklab.train.tensorboard import TensorBoardLogger
 
 EVAL_CHUNK_ELEMENTS = 2**25  # members × rows × width per evaluation chunk (bounds activation memory)
 
@@ -204,12 +205,11 @@ def train(cfg: RunConfig, *, store: Store | None = None, sweep_id: str | None = 
     on), as the Muon paper's base code logs it; that value feeds the grokking "train accuracy has
     stabilised" test. The eval-mode train accuracy at eval epochs is the series `train_acc_eval`.
     """
-    store = store or Store(cfg.store.path)
     _, run_ids, ensemble_id = plan_members(cfg)
+    preflight(cfg)  # every check on the config, before the store is opened or anything is recorded as running
+    store = store or Store(cfg.store.path)
     if not force and store.completed(run_ids) == set(run_ids):
         return [dict(store.run(r)["summary"], skipped=True) for r in run_ids]
-    if cfg.train.tensorboard:
-        require_tensorboard()  # before anything is recorded as running
     record_start(store, cfg, sweep_id=sweep_id)
     outcome = run_ensemble(cfg, store.folder / "runs" / ensemble_id, hooks=hooks, progress=progress, force=force,
                            on_epoch=on_epoch)
