@@ -68,6 +68,34 @@ def test_a_big_task_is_refused_before_its_table_is_built():
     assert time.perf_counter() - start < 1.0  # refused from the size, not after building 10^10 rows
 
 
+# -- 2. usage errors: one line, exit 2 ----------------------------------------------------------
+
+@pytest.mark.parametrize("args, fragment", [
+    (["frobnicate"], "No such command 'frobnicate'"),
+    (["train"], "Missing argument"),
+    (["train", "li2_fig3", "--bogus"], "No such option: --bogus"),
+    (["runs", "list", "--limit", "abc"], "--limit"),
+    (["runs", "show"], "Missing argument"),
+])
+def test_usage_errors_are_one_line_exit_2(capsys, args, fragment):
+    code, _, err = cli(capsys, *args)
+    one_line_error(code, err, fragment)
+    assert "--help" in err
+
+
+def test_usage_errors_of_plain_click_are_caught_too(capsys, monkeypatch):
+    """Typers before 0.22 raise click's own exceptions; both kinds must end as one line."""
+    click = pytest.importorskip("click")
+    import groklab.cli
+
+    def raise_click(**kwargs):
+        raise click.exceptions.UsageError("No such command 'x'.")
+
+    monkeypatch.setattr(groklab.cli, "app", raise_click)
+    code, _, err = cli(capsys, "x")
+    one_line_error(code, err, "No such command 'x'")
+
+
 # -- 4. inputs bounded before work starts -------------------------------------------------------
 
 def test_seeds_beyond_the_split_range_are_config_errors():
