@@ -4,6 +4,7 @@ Covers configs that used to leave a `running` row behind, CLI usage errors, and 
 bounded before any work starts (seeds, binary files, memory, sweep size, export paths, limits).
 """
 
+import json
 import time
 
 import pytest
@@ -124,3 +125,40 @@ def test_sweep_too_wide_for_memory_is_refused_at_planning(capsys, tmp_path):
     code, _, err = cli(capsys, "sweep", spec, "--dry-run")
     one_line_error(code, err, "more than the")
 
+
+@pytest.fixture
+def two_runs(capsys, tmp_path):
+    store = tmp_path / "runs.sqlite"
+    code, out, _ = cli(capsys, "train", "li2_fig3", *TINY, "train.seeds=[0,1]", f"store.path={store}", "--json")
+    assert code == 0
+    return store, [json.loads(line)["run_id"] for line in out.splitlines()]
+
+
+def test_export_to_an_unwritable_path_is_refused_and_keeps_old_files(capsys, tmp_path, two_runs):
+    store, _ = two_runs
+    code, _, err = cli(capsys, "runs", "export", tmp_path / "missing" / "runs.csv", "--store", store)
+    one_line_error(code, err, "does not exist")
+    code, _, err = cli(capsys, "runs", "export", tmp_path, "--store", store)
+    one_line_error(code, err, "is a folder")
+    old = tmp_path / "old.csv"
+    old.write_text("precious\n")
+    code, _, err = cli(capsys, "runs", "export", old, "--where", "nonsense ===", "--store", store)
+    one_line_error(code, err, "bad query")
+    assert old.read_text() == "precious\n"  # a failed export leaves the earlier file as it was
+    code, _, _ = cli(capsys, "runs", "export", old, "--store", store)
+    assert code == 0 and old.read_text().count("\n") == 3 and old.stat().st_mode & 0o777 != 0o600
+
+
+@pytest.mark.parametrize("pattern", ["%", "_", "%%", "____"])
+def test_run_id_prefixes_are_literal(capsys, two_runs, pattern):
+    store, _ = two_runs
+    code, _, err = cli(capsys, "runs", "show", pattern, "--store", store)
+    one_line_error(code, err, f"no run {pattern!r}")
+    code, out, _ = cli(capsys, "runs", "list", "--sweep", pattern, "--store", store)
+    assert code == 0 and out.strip() == "no runs"
+
+
+def test_a_real_prefix_still_finds_its_run(capsys, two_runs):
+    store, run_ids = two_runs
+    code, out, _ = cli(capsys, "runs", "show", run_ids[1][:6], "--store", store, "--json")
+    assert code == 0 and json.loads(out)["id"] == run_ids[1]

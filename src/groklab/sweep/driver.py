@@ -73,7 +73,7 @@ def plan_sweep(spec: SweepSpec | str | Path, *, workers: int | None = None, memo
     path = _store_path(spec, store_path)
     plan = make_plan(spec, workers=workers, memory_budget=memory_budget, max_members=max_members, store_path=path)
     if Path(path).is_file():
-        store = Store(path)
+        store = Store(path, readonly=True)
         try:
             done = store.completed(r.run_id for r in plan.runs)
         finally:
