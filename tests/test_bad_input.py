@@ -118,12 +118,36 @@ def test_binary_config_file_is_one_line(capsys, tmp_path):
     one_line_error(code, err, "characters YAML does not allow")
 
 
+def test_a_huge_sweep_is_refused_at_once(capsys, tmp_path):
+    spec = tmp_path / "huge.yaml"
+    spec.write_text(yaml.safe_dump({"base": {"from": "li2_fig3", "task.group": "Z7"},
+                                    "axes": {"optim.weight_decay": [i * 1e-6 for i in range(1000)],
+                                             "model.width": list(range(8, 1008))}, "seeds": 1}))
+    start = time.perf_counter()
+    code, _, err = cli(capsys, "sweep", spec, "--dry-run", "--store", tmp_path / "runs.sqlite")
+    one_line_error(code, err, "1000000 runs")
+    assert "split it into several specs" in err and time.perf_counter() - start < 5
+    spec.write_text(yaml.safe_dump({"base": {"from": "li2_fig3"}, "seeds": 10**9}))
+    one_line_error(*cli(capsys, "sweep", spec, "--dry-run")[::2], "count in 1..")
+
+
 def test_sweep_too_wide_for_memory_is_refused_at_planning(capsys, tmp_path):
     spec = tmp_path / "wide.yaml"
     spec.write_text(yaml.safe_dump({"base": {"from": "li2_fig3", "task.group": "Z7"},
                                     "axes": {"model.width": [16, 10**10]}}))
     code, _, err = cli(capsys, "sweep", spec, "--dry-run")
     one_line_error(code, err, "more than the")
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["sweep", "sweep_li2_wd", "--dry-run", "--retries", "-1"], "--retries must be >= 0"),
+    (["sweep", "sweep_li2_wd", "--dry-run", "--workers", "-2"], "--workers must be >= 0"),
+    (["runs", "list", "--limit", "-1"], "--limit must be >= 1"),
+    (["runs", "list", "--limit", "0"], "--limit must be >= 1"),
+])
+def test_negative_counts_are_refused(capsys, tmp_path, args, fragment):
+    code, _, err = cli(capsys, *args, "--store", tmp_path / "runs.sqlite")
+    one_line_error(code, err, fragment)
 
 
 @pytest.fixture
