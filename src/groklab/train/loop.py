@@ -21,6 +21,7 @@ from groklab.config import RunConfig
 from groklab.errors import GroklabError
 from groklab.store import Store
 from groklab.train import checkpoint as ckpt
+from groklab.train.divergence import diverging
 from groklab.train.grokking import GrokThresholds, detect_grokking
 from groklab.train.heap import release_free_heap
 from groklab.train.setup import EnsembleData, setup
@@ -278,7 +279,7 @@ def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), 
                 for key, value in hook(HookContext(epoch, cfg, model, data, active)).items():
                     history.series.append((epoch, key, np.asarray(torch.as_tensor(value).detach().cpu(), dtype=float)))
 
-        newly = active & ~torch.isfinite(train_loss)
+        newly = active & diverging(train_loss, history.train_loss[0] if history.train_loss else None)
         for s in torch.nonzero(newly).flatten().tolist():
             diverged_at[s] = epoch
         active &= ~newly
