@@ -60,7 +60,10 @@ def list_command(
     store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line per run."),
 ):
-    """List runs: id, sweep, status, seed, lr, weight decay, grok epoch, final test accuracy."""
+    """List runs: id, sweep, status, seed, lr, weight decay, grok epoch, final test accuracy.
+
+    Status shows `diverged` for a complete run whose member ran away and `stale` for a running row whose
+    process is gone (remove those with `groklab runs clean`)."""
     from groklab.sweep.query import runs_frame
 
     _check_status(status)
@@ -71,7 +74,7 @@ def list_command(
     if limit is not None:
         df = df.tail(limit)
     rows = df.to_dict("records")
-    stale = set(db.stale_runs()) if any(r["status"] == "running" for r in rows) else set()
+    stale = set(db.stale_runs()) & {r["run_id"] for r in rows} if any(r["status"] == "running" for r in rows) else set()
     if as_json:
         for row in rows:
             typer.echo(json.dumps(_run_object(row, stale), default=str))
