@@ -96,4 +96,5 @@ def test_python_api_returns_dataframes(swept):
     curves = metrics.pivot_table(index="epoch", columns=["config.optim.weight_decay", "seed"], values="train_loss")
     assert curves.shape == (21, 4) and (curves.iloc[-1] < curves.iloc[0]).all()  # training lowered every loss
     assert sweep_spec(store, sweep)["axes"] == {"optim.weight_decay": [0.0, 1e-3]}
-    assert where_sql("config.a.b > 1 AND name = 'config.x'") == "json_extract(config, '$.a.b') > 1 AND name = 'config.x'"
+    assert where_sql("config.a.b > 1 AND name = 'config.x'") == (
+        "json_extract(CASE WHEN json_valid(config) THEN config END, '$.a.b') > 1 AND name = 'config.x'")

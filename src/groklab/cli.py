@@ -6,6 +6,7 @@ stderr and exits with status 2; nothing is written.
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
@@ -18,8 +19,32 @@ for command_module in (groups, train, li2, reproduce, report, sweep, runs):
     command_module.register(app)
 
 
+def _usage_error_classes() -> tuple[tuple[type, ...], tuple[type, ...]]:
+    """(ClickException classes, Abort classes) of every click the installed typer may raise: typer >= 0.22
+    bundles its own copy (typer._click), older typers raise click's, and both may be installed."""
+    exceptions, aborts = [], []
+    for module in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue
+        exceptions.append(mod.ClickException)
+        if hasattr(mod, "Abort"):  # typer's bundled copy has none: it raises typer.Abort
+            aborts.append(mod.Abort)
+    return tuple(exceptions), tuple(aborts) + (typer.Abort,)
+
+
+def _usage_line(err) -> str:
+    """A click usage error as one line: what is wrong, and which --help to read."""
+    message = " ".join(str(err.format_message()).split()).rstrip(".")
+    ctx = getattr(err, "ctx", None)
+    path = getattr(ctx, "command_path", None) or "groklab"
+    return f"error: {message}; see `{path} --help`"
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: user errors become one line on stderr and exit status 2."""
+    """Entry point: user errors (a GroklabError or a usage error) become one line on stderr and exit status 2."""
+    click_errors, aborts = _usage_error_classes()
     try:
         app(args=argv, prog_name="groklab", standalone_mode=False)
     except GroklabError as err:
@@ -30,15 +55,15 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as err:  # click usage errors in non-standalone mode
-        import click
-
-        if isinstance(err, click.exceptions.ClickException):
+    except aborts:
+        typer.echo("aborted", err=True)
+        sys.exit(1)
+    except click_errors as err:
+        if type(err).__name__ == "NoArgsIsHelpError":  # `groklab runs` alone: the help text is the answer
             err.show()
-            sys.exit(err.exit_code)
-        if isinstance(err, click.exceptions.Abort):
-            sys.exit(1)
-        raise
+            sys.exit(0)
+        typer.echo(_usage_line(err), err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -21,8 +21,13 @@ from groklab.errors import GroklabError, closest
 DEFAULT_STORE = "./groklab-runs/runs.sqlite"
 
 
+SEED_LIMIT = 2**32  # seeds are 0..2**32-1: numpy's RandomState (the reference split) accepts no more
+
+
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # allow_inf_nan=False: NaN and infinity (YAML .nan, .inf, or 1e400) are refused for every float key,
+    # so that no non-finite number reaches training or the store's JSON.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class TaskConfig(_Section):
@@ -127,6 +132,14 @@ class OptimConfig(_Section):
                 raise ValueError(f"must be {allowed}, got {x}")
         return v
 
+    @field_validator("betas")
+    @classmethod
+    def _betas_in_unit_interval(cls, v):
+        for i, beta in enumerate(v):
+            if not 0 <= beta < 1:
+                raise ValueError(f"beta{i + 1} must be in [0, 1), got {beta}")
+        return v
+
 
 class TrainConfig(_Section):
     epochs: int = Field(1000, ge=1)
@@ -153,6 +166,9 @@ class TrainConfig(_Section):
     def _seeds(cls, v):
         if not v:
             raise ValueError("needs at least one seed")
+        for seed in v:
+            if not 0 <= seed < SEED_LIMIT:
+                raise ValueError(f"seeds must be integers in 0..{SEED_LIMIT - 1}, got {seed}")
         return v
 
 
@@ -266,9 +282,20 @@ def _check_unknown(data: dict, prefix: str = "", model: type[BaseModel] = RunCon
             _check_unknown(value, f"{full}.", ann)
 
 
+_TYPE_TAGS = {"float", "int", "str", "bool"}  # union branches pydantic puts into an error's location
+
+
 def _format_validation_error(err: ValidationError) -> str:
-    first = err.errors()[0]
-    key = ".".join(str(p) for p in first["loc"] if not isinstance(p, int)) or "config"
+    # Of a union's branch errors (optim.lr: float | list[float]) the deepest is the one that explains
+    # the input: a list with a NaN at index 1 fails as list[float] at [1], not as "not a float".
+    first = max(err.errors(), key=lambda e: len(e["loc"]))
+    key = ""
+    for part in first["loc"]:
+        if isinstance(part, int):
+            key += f"[{part}]"
+        elif part not in _TYPE_TAGS and "[" not in part:
+            key += ("." if key else "") + part
+    key = key or "config"
     msg = first["msg"].removeprefix("Value error, ")
     value = first.get("input")
     shown = "" if isinstance(value, dict) else f" (got {value!r})"
@@ -293,11 +320,21 @@ def load_yaml(path: str | Path) -> dict:
     if not path.is_file():
         raise GroklabError(f"config file {str(path)!r} not found")
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise GroklabError(f"config file {str(path)!r} is not UTF-8 text (a binary file?); give a YAML file") from None
+    except OSError as err:
+        raise GroklabError(f"cannot read config file {str(path)!r}: {err.strerror or err}") from None
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise GroklabError(f"malformed YAML in {str(path)!r}{where}: {getattr(err, 'problem', err)}") from None
+        if isinstance(err, yaml.reader.ReaderError):  # control characters: a binary file, most likely
+            raise GroklabError(f"config file {str(path)!r} holds characters YAML does not allow ({err.reason} at byte "
+                               f"{err.position}); give a YAML text file") from None
+        problem = getattr(err, "problem", None) or " ".join(str(err).split())
+        raise GroklabError(f"malformed YAML in {str(path)!r}{where}: {problem}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -3,12 +3,19 @@
 One source of truth: plots and reports read from here. A run is one ensemble member: its id is the
 hash of its single-member config (seed, lr and weight decay as scalars), so re-running the same
 config finds what is already done. Every write is one transaction: a run's metrics are replaced
-whole, never half-written.
+whole, never half-written. JSON columns never hold NaN or infinity (written as null), so SQLite's
+JSON functions read every row.
+
+A store opened for writing is checked first and a damaged one is refused, untouched; a store opened
+with `readonly=True` is never written and works in read-only folders (see `groklab.store_open`).
+A `running` row whose recording process is gone is stale (`stale_runs`, `clean_stale`; see
+`groklab.owners`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -18,6 +25,8 @@ from typing import Iterable
 import pandas as pd
 
 from groklab.errors import GroklabError
+from groklab.owners import current_owner, owner_alive
+from groklab.store_open import damaged, guarded_read, open_for_reading, open_for_writing
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -67,25 +76,40 @@ CREATE TABLE IF NOT EXISTS sweep_runs (
     run_id TEXT NOT NULL,
     PRIMARY KEY (sweep_id, run_id)
 );
+CREATE TABLE IF NOT EXISTS run_owners (
+    run_id TEXT PRIMARY KEY,
+    host TEXT,
+    pid INTEGER,
+    started TEXT
+);
 """
 
 METRIC_COLUMNS = ("train_loss", "train_acc", "test_loss", "test_acc", "collapse")
 RUN_STATUSES = ("running", "complete", "failed")
 
 
-class Store:
-    """A handle on one SQLite results file (created on first use)."""
+def to_json(obj) -> str:
+    """JSON text with every non-finite float (NaN, ±inf) written as null."""
+    return json.dumps(_finite(obj), allow_nan=False)
 
-    def __init__(self, path: str | Path):
+
+def _finite(obj):
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+class Store:
+    """A handle on one SQLite results file (created on first use unless `readonly`)."""
+
+    def __init__(self, path: str | Path, *, readonly: bool = False):
         self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)
-        except (OSError, sqlite3.Error) as err:
-            raise GroklabError(f"cannot open the store at {str(self.path)!r}: {err}; set store.path or GROKLAB_STORE") from None
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(SCHEMA)
+        self.readonly = readonly
+        self._conn = open_for_reading(self.path) if readonly else open_for_writing(self.path, SCHEMA)
 
     @property
     def folder(self) -> Path:
@@ -120,8 +144,9 @@ class Store:
                    ON CONFLICT(run_id) DO UPDATE SET status='running', error=NULL, updated=excluded.updated,
                        ensemble_id=excluded.ensemble_id, member=excluded.member, folder=excluded.folder,
                        sweep_id=COALESCE(runs.sweep_id, excluded.sweep_id)""",
-                (run_id, sweep_id, ensemble_id, member, name, config_hash, seed, json.dumps(config), folder, now, now),
+                (run_id, sweep_id, ensemble_id, member, name, config_hash, seed, to_json(config), folder, now, now),
             )
+            c.execute("INSERT OR REPLACE INTO run_owners VALUES (?,?,?,?)", (run_id, *current_owner()))
 
     def write_results(self, run_id: str, metrics: Iterable[tuple], series: Iterable[tuple] = (),
                       summary: dict | None = None, status: str | None = None) -> None:
@@ -138,7 +163,7 @@ class Store:
             c.execute("DELETE FROM series WHERE run_id=?", (run_id,))
             c.executemany("INSERT INTO series VALUES (?,?,?,?)", [(run_id, *row) for row in series])
             if summary is not None:
-                c.execute("UPDATE runs SET summary=?, updated=? WHERE run_id=?", (json.dumps(summary), time.time(), run_id))
+                c.execute("UPDATE runs SET summary=?, updated=? WHERE run_id=?", (to_json(summary), time.time(), run_id))
             if status is not None:
                 c.execute("UPDATE runs SET status=?, updated=? WHERE run_id=?", (status, time.time(), run_id))
 
@@ -149,7 +174,7 @@ class Store:
             if row is None:
                 raise GroklabError(f"no run {run_id!r} in {self.path}")
             summary = dict(json.loads(row[0]) if row[0] else {}, **fields)
-            c.execute("UPDATE runs SET summary=?, updated=? WHERE run_id=?", (json.dumps(summary), time.time(), run_id))
+            c.execute("UPDATE runs SET summary=?, updated=? WHERE run_id=?", (to_json(summary), time.time(), run_id))
         return summary
 
     def fail_run(self, run_id: str, error: str) -> None:
@@ -162,7 +187,7 @@ class Store:
 
     def record_sweep(self, sweep_id: str, spec: dict) -> None:
         with self.transaction() as c:
-            c.execute("INSERT OR IGNORE INTO sweeps VALUES (?,?,?)", (sweep_id, json.dumps(spec), time.time()))
+            c.execute("INSERT OR IGNORE INTO sweeps VALUES (?,?,?)", (sweep_id, to_json(spec), time.time()))
 
     def link_sweep_runs(self, sweep_id: str, run_ids: Iterable[str]) -> None:
         """Record which runs belong to a sweep (a run shared by two sweeps belongs to both)."""
@@ -170,21 +195,40 @@ class Store:
             c.executemany("INSERT OR IGNORE INTO sweep_runs VALUES (?,?)", [(sweep_id, r) for r in run_ids])
 
     def sweep_run_ids(self, sweep_id: str) -> list[str]:
-        rows = self._conn.execute("SELECT run_id FROM sweep_runs WHERE sweep_id=? ORDER BY run_id", (sweep_id,))
-        return [r[0] for r in rows]
+        return [r[0] for r in self._rows("SELECT run_id FROM sweep_runs WHERE sweep_id=? ORDER BY run_id", (sweep_id,))]
 
     def sweeps(self) -> pd.DataFrame:
         """Recorded sweeps with their spec decoded and their number of runs."""
-        df = pd.read_sql_query("""SELECT s.sweep_id, s.spec, s.created, COUNT(r.run_id) AS runs FROM sweeps s
-                                  LEFT JOIN sweep_runs r ON r.sweep_id = s.sweep_id
-                                  GROUP BY s.sweep_id ORDER BY s.created""", self._conn)
+        df = self._frame("""SELECT s.sweep_id, s.spec, s.created, COUNT(r.run_id) AS runs FROM sweeps s
+                            LEFT JOIN sweep_runs r ON r.sweep_id = s.sweep_id
+                            GROUP BY s.sweep_id ORDER BY s.created""")
         df["spec"] = df["spec"].map(lambda s: json.loads(s) if s else {})
         return df
 
+    # -- stale rows --------------------------------------------------------------------------
+    def stale_runs(self) -> list[str]:
+        """Runs recorded as running by a process that is gone (see `groklab.owners`)."""
+        has_owners = bool(self._rows("SELECT 1 FROM sqlite_master WHERE type='table' AND name='run_owners'"))
+        q = ("SELECT r.run_id, o.host, o.pid, o.started FROM runs r LEFT JOIN run_owners o ON o.run_id = r.run_id "
+             "WHERE r.status = 'running'" if has_owners else
+             "SELECT run_id, NULL, NULL, NULL FROM runs WHERE status = 'running'")
+        return [run_id for run_id, host, pid, started in self._rows(q) if not owner_alive(host, pid, started)]
+
+    def clean_stale(self) -> list[str]:
+        """Delete the stale running runs with their rows (checkpoints on disk stay); return their ids."""
+        removed = []
+        with self.transaction() as c:
+            for run_id in self.stale_runs():
+                if c.execute("DELETE FROM runs WHERE run_id=? AND status='running'", (run_id,)).rowcount:
+                    for table in ("metrics", "series", "artifacts", "run_owners"):
+                        c.execute(f"DELETE FROM {table} WHERE run_id=?", (run_id,))
+                    removed.append(run_id)
+        return removed
+
     # -- reads -------------------------------------------------------------------------------
     def run_status(self, run_id: str) -> str | None:
-        row = self._conn.execute("SELECT status FROM runs WHERE run_id=?", (run_id,)).fetchone()
-        return row[0] if row else None
+        rows = self._rows("SELECT status FROM runs WHERE run_id=?", (run_id,))
+        return rows[0][0] if rows else None
 
     def completed(self, run_ids: Iterable[str]) -> set[str]:
         ids = list(run_ids)
@@ -192,22 +236,32 @@ class Store:
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
             q = f"SELECT run_id FROM runs WHERE status='complete' AND run_id IN ({','.join('?' * len(chunk))})"
-            done |= {r[0] for r in self._conn.execute(q, chunk)}
+            done |= {r[0] for r in self._rows(q, chunk)}
         return done
 
-    def runs(self, where: str | None = None, params: tuple = ()) -> pd.DataFrame:
-        """Runs as a DataFrame, with `config` and `summary` decoded to dicts."""
+    def runs(self, where: str | None = None, params: tuple = (), *, user_where: str | None = None) -> pd.DataFrame:
+        """Runs as a DataFrame, with `config` and `summary` decoded to dicts.
+
+        Given `user_where` (the filter as the user wrote it, translated into `where`), the query runs
+        under `store_open.guarded_read`'s rules: read-only, the runs table only, time-limited.
+        """
         q = "SELECT * FROM runs" + (f" WHERE {where}" if where else "") + " ORDER BY created, run_id"
-        try:
-            df = pd.read_sql_query(q, self._conn, params=params)
-        except (sqlite3.Error, pd.errors.DatabaseError) as err:
-            raise GroklabError(f"bad query {where!r}: {err}") from None
+        if user_where is not None:
+            df = guarded_read(self.path, q, tuple(params), user_where)
+        else:
+            try:
+                df = self._frame(q, params)
+            except (sqlite3.Error, pd.errors.DatabaseError) as err:
+                raise GroklabError(f"bad query {where!r}: {err}") from None
         for col in ("config", "summary"):
             df[col] = df[col].map(lambda s: json.loads(s) if isinstance(s, str) and s else {})  # NULL may read as NaN
         return df
 
     def run(self, run_id: str) -> dict:
-        df = self.runs("run_id = ? OR run_id LIKE ?", (run_id, f"{run_id}%"))
+        """The run with this id or id prefix (matched literally: no SQL wildcards)."""
+        if not run_id:
+            raise GroklabError("give a run id or a prefix of one; list runs with `groklab runs list`")
+        df = self.runs("substr(run_id, 1, ?) = ?", (len(run_id), run_id))
         if df.empty:
             raise GroklabError(f"no run {run_id!r} in {self.path}; list runs with `groklab runs list`")
         if len(df) > 1:
@@ -225,7 +279,7 @@ class Store:
 
     def _select(self, table: str, run_ids, order: str) -> pd.DataFrame:
         if run_ids is None:
-            return pd.read_sql_query(f"SELECT * FROM {table} ORDER BY run_id, {order}", self._conn)
+            return self._frame(f"SELECT * FROM {table} ORDER BY run_id, {order}")
         ids = list(run_ids)
         frames = []
         for i in range(0, max(len(ids), 1), 500):
@@ -233,5 +287,24 @@ class Store:
             if not chunk:
                 break
             q = f"SELECT * FROM {table} WHERE run_id IN ({','.join('?' * len(chunk))}) ORDER BY run_id, {order}"
-            frames.append(pd.read_sql_query(q, self._conn, params=chunk))
-        return pd.concat(frames, ignore_index=True) if frames else pd.read_sql_query(f"SELECT * FROM {table} LIMIT 0", self._conn)
+            frames.append(self._frame(q, chunk))
+        return pd.concat(frames, ignore_index=True) if frames else self._frame(f"SELECT * FROM {table} LIMIT 0")
+
+    def _rows(self, q: str, params=()) -> list[tuple]:
+        try:
+            return self._conn.execute(q, tuple(params)).fetchall()
+        except sqlite3.DatabaseError as err:
+            raise self._damage_or(err) from None
+
+    def _frame(self, q: str, params=()) -> pd.DataFrame:
+        try:
+            return pd.read_sql_query(q, self._conn, params=tuple(params))
+        except (sqlite3.DatabaseError, pd.errors.DatabaseError) as err:
+            raise self._damage_or(err) from None
+
+    def _damage_or(self, err: Exception) -> Exception:
+        """A damaged-store GroklabError for corruption met while reading; the error itself otherwise."""
+        text = str(err)
+        if any(s in text for s in ("malformed", "not a database", "disk I/O error")):
+            return damaged(self.path, text.split(": ")[-1])
+        return err

@@ -46,6 +46,10 @@ def sweep_command(
     check_executor(executor)
     if max_members is not None and max_members < 1:
         raise GroklabError(f"--max-members must be >= 1, got {max_members}")
+    if retries is not None and retries < 0:
+        raise GroklabError(f"--retries must be >= 0 (0: no retry), got {retries}")
+    if workers is not None and workers < 0:
+        raise GroklabError(f"--workers must be >= 0 (0 trains in this process), got {workers}")
     path = Path(spec) if Path(spec).is_file() else resolve_config_path(spec)
     sweep_spec = load_spec(path)
     budget = parse_bytes(memory_budget) if memory_budget is not None else None

@@ -121,7 +121,7 @@ def assemble(store: Store | str | Path, target: str | None = None, out: str | Pa
     if not isinstance(store, Store):
         if not Path(store).is_file():
             raise GroklabError(f"no store at {str(store)!r}; train something first or pass --store PATH")
-        store = Store(store)
+        store = Store(store, readonly=True)
     tgt = resolve_target(store, target)
     runs = store.runs(f"run_id IN ({','.join('?' * len(tgt.run_ids))})", tuple(tgt.run_ids))
     if tgt.kind == "run":

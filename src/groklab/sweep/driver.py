@@ -44,12 +44,19 @@ class SweepReport:
 
     def to_dict(self) -> dict:
         return dict(sweep_id=self.sweep_id, name=self.name, store=self.store, planned=self.planned, done=self.done,
-                    skipped=self.skipped, failed=self.failed, wall_seconds=round(self.wall_seconds, 3),
-                    failures=self.failures, runs=self.runs)
+                    skipped=self.skipped, failed=self.failed, diverged=self.diverged,
+                    wall_seconds=round(self.wall_seconds, 3), failures=self.failures, runs=self.runs)
+
+    @property
+    def diverged(self) -> int:
+        """Runs stored complete whose member ran away (groklab.train.divergence)."""
+        return sum(bool((r.get("summary") or {}).get("diverged")) for r in self.runs if r.get("status") == "complete")
 
     def summary_line(self) -> str:
+        diverged = f"; {self.diverged} complete run(s) diverged" if self.diverged else ""
         return (f"sweep {self.sweep_id} ({self.name}): {self.planned} runs: {self.done} done, {self.skipped} skipped "
-                f"(already complete), {self.failed} failed in {_duration(self.wall_seconds)}; store {self.store}")
+                f"(already complete), {self.failed} failed in {_duration(self.wall_seconds)}{diverged}; "
+                f"store {self.store}")
 
 
 def _duration(seconds: float) -> str:
@@ -73,7 +80,7 @@ def plan_sweep(spec: SweepSpec | str | Path, *, workers: int | None = None, memo
     path = _store_path(spec, store_path)
     plan = make_plan(spec, workers=workers, memory_budget=memory_budget, max_members=max_members, store_path=path)
     if Path(path).is_file():
-        store = Store(path)
+        store = Store(path, readonly=True)
         try:
             done = store.completed(r.run_id for r in plan.runs)
         finally:

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from groklab.config import RunConfig
-from groklab.sweep.memory import default_budget, format_bytes, member_bytes, shapes_of
+from groklab.sweep.memory import default_budget, format_bytes
 from groklab.sweep.spec import SweepSpec
 from groklab.train.loop import ensemble_id_of, plan_members, run_id_of
+from groklab.train.preflight import preflight
 
 
 @dataclass
@@ -187,7 +188,8 @@ def make_plan(spec: SweepSpec, *, workers: int | None = None, memory_budget: int
     groups: dict[str, list[PlannedRun]] = {}
     for r in runs:
         groups.setdefault(shape_key(r.cfg), []).append(r)
-    sizes = {key: member_bytes(group[0].cfg, **shapes_of(group[0].cfg)) for key, group in groups.items()}
+    # every shape group is checked as `groklab train` checks a run (device, task, memory per member, constructors)
+    sizes = {key: preflight(group[0].cfg).member_bytes for key, group in groups.items()}
     counts = _ensemble_counts({k: len(g) for k, g in groups.items()}, sizes, budget, max_members, max(1, workers))
 
     ensembles = []

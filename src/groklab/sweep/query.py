@@ -5,6 +5,9 @@ Filters are SQL over the `runs` table, with one convenience: `config.<dotted key
 
     runs_frame(store, where="status = 'complete' AND config.optim.weight_decay > 0 AND summary.censored = 0")
 
+A filter only reads: it runs on a read-only connection that may read nothing but the runs table, with
+a time limit (`groklab.store_open.guarded_read`). Stores are opened read-only here.
+
 `sweep` selects the runs of a sweep (by id or id prefix), including runs the sweep skipped because
 an earlier train or sweep had completed them.
 """
@@ -24,12 +27,12 @@ _STRING = re.compile(r"('(?:[^']|'')*')")
 
 
 def open_store(store: Store | str | Path) -> Store:
-    """A Store, or a path to an existing one (a query never creates an empty database)."""
+    """A Store, or an existing one at a path, opened read-only (a query never creates or changes a database)."""
     if isinstance(store, Store):
         return store
     if not Path(store).is_file():
         raise GroklabError(f"no store at {str(store)!r}; run `groklab train` or `groklab sweep` first, or pass --store")
-    return Store(store)
+    return Store(store, readonly=True)
 
 
 def where_sql(expr: str | None) -> str | None:
@@ -38,7 +41,9 @@ def where_sql(expr: str | None) -> str | None:
         return None
     parts = _STRING.split(expr)
     for i in range(0, len(parts), 2):  # odd parts are quoted strings: leave them alone
-        parts[i] = _JSON_FIELD.sub(lambda m: f"json_extract({m.group(1)}, '$.{m.group(2)}')", parts[i])
+        # json_valid: a row whose JSON SQLite cannot read (NaN written by an older groklab) reads as NULL
+        parts[i] = _JSON_FIELD.sub(lambda m: f"json_extract(CASE WHEN json_valid({m.group(1)}) THEN {m.group(1)} END, "
+                                              f"'$.{m.group(2)}')", parts[i])
     return "".join(parts)
 
 
@@ -47,8 +52,8 @@ def _filter(where: str | None, sweep: str | None, status: str | None) -> tuple[s
     if where:
         clauses.append(f"({where_sql(where)})")
     if sweep:
-        clauses.append("run_id IN (SELECT run_id FROM sweep_runs WHERE sweep_id LIKE ?)")
-        params.append(f"{sweep}%")
+        clauses.append("run_id IN (SELECT run_id FROM sweep_runs WHERE substr(sweep_id, 1, ?) = ?)")
+        params += [len(sweep), sweep]
     if status:
         clauses.append("status = ?")
         params.append(status)
@@ -60,7 +65,7 @@ def runs_frame(store: Store | str | Path, *, where: str | None = None, sweep: st
     """One row per run. With `flatten`, config and summary become `config.<key>` / `summary.<key>` columns."""
     store = open_store(store)
     clause, params = _filter(where, sweep, status)
-    df = store.runs(clause, params)
+    df = store.runs(clause, params, user_where=where or None)
     if not flatten or df.empty:
         return df
     parts = [df.drop(columns=["config", "summary"])]

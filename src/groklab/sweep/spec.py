@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,9 @@ from typing import Any
 from groklab.config import CONFIG_KEYS, RunConfig, config_from_dict, load_yaml
 from groklab.errors import GroklabError, closest
 
+# A sweep larger than this is refused before it is expanded: expanding and validating runs costs about a
+# millisecond each, so a 10^6-run grid would spend many minutes (and gigabytes) before printing anything.
+MAX_SWEEP_RUNS = 10_000
 SPEC_KEYS = ("name", "base", "axes", "zip", "seeds", "retries", "memory_budget", "max_members")
 MEMBER_KEYS = ("optim.lr", "optim.weight_decay")  # the only per-member settings besides the seed
 NOT_AXES = {"train.seeds": "use the spec's `seeds` list", "store.path": "one sweep writes one store",
@@ -121,6 +125,7 @@ def spec_from_dict(data: dict, *, name: str = "sweep", base_dir: str | Path = ".
     zips = _read_zips(data.get("zip") or [])
     _no_repeats(axes, zips)
     seeds = _read_seeds(data.get("seeds"), base_config)
+    _check_size(axes, zips, seeds)
     spec = SweepSpec(
         name=str(data.get("name") or base_config.get("name") or name), base=base, base_from=base_from, axes=axes,
         zips=zips, seeds=seeds, retries=_read_int(data, "retries", 0), memory_budget=_read_budget(data.get("memory_budget")),
@@ -235,14 +240,23 @@ def _read_seeds(seeds, base_config: dict) -> list[int]:
     if seeds is None:
         seeds = base_config["train"]["seeds"]
     if isinstance(seeds, int) and not isinstance(seeds, bool):
-        if seeds < 1:
-            raise GroklabError(f"sweep seeds must be a list of ints or a count >= 1, got {seeds}")
+        if not 1 <= seeds <= MAX_SWEEP_RUNS:
+            raise GroklabError(f"sweep seeds must be a list of ints or a count in 1..{MAX_SWEEP_RUNS}, got {seeds}")
         seeds = list(range(seeds))
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise GroklabError(f"sweep seeds must be a non-empty list of ints (or a count), got {seeds!r}")
     if len(set(seeds)) != len(seeds):
         raise GroklabError(f"sweep seeds repeat a value: {seeds}")
     return list(seeds)
+
+
+def _check_size(axes: dict[str, list], zips: list[dict[str, list]], seeds: list[int]) -> None:
+    points = math.prod(len(v) for v in axes.values()) * math.prod(len(next(iter(g.values()))) for g in zips)
+    runs = points * len(seeds)
+    if runs > MAX_SWEEP_RUNS:
+        raise GroklabError(f"this sweep has {runs} runs ({points} grid points x {len(seeds)} seeds), more than the "
+                           f"{MAX_SWEEP_RUNS} one sweep may have; split it into several specs (e.g. one per value of "
+                           "an axis) or use fewer values or seeds")
 
 
 def _read_int(data: dict, key: str, minimum: int) -> int | None:

@@ -26,6 +26,9 @@ from groklab.groups.group import FiniteGroup
 MODULAR_OPS = ("add", "sub", "mul", "div", "exp", "gcd")
 OPS = ("compose", *MODULAR_OPS, "parity")
 MAX_PARITY_BITS = 20  # 2^20 rows; beyond that the full table is no longer a small toy task
+# Full tables above 2^24 rows (Z4096 composed with itself, or modulus 4096) are refused before they are
+# built: they would need gigabytes before a model exists, and no experiment here uses one.
+MAX_EXAMPLES = 2**24
 
 
 @dataclass(eq=False)
@@ -207,9 +210,18 @@ def make_task(
     if op == "compose":
         if group is None:
             raise GroklabError("task op 'compose' needs a group (e.g. Z71, D12, S4)")
+        _check_examples(group.order**arity if arity in (2, 3) else 0, f"compose:{group.name} with arity {arity}",
+                        "use a smaller group or arity 2")
         return group_composition(group, arity)
     if arity != 2:
         raise GroklabError(f"task op {op!r} is binary (arity 2), got arity {arity}; only 'compose' allows arity 3")
+    if op != "parity":
+        _check_examples(modulus**2 if isinstance(modulus, int) else 0, f"{op} mod {modulus}", "use a smaller modulus")
     if op == "parity":
         return parity(parity_bits)
     return _MODULAR_BUILDERS[op](modulus)
+
+
+def _check_examples(rows: int, what: str, fix: str) -> None:
+    if rows > MAX_EXAMPLES:
+        raise GroklabError(f"task {what} has {rows} examples, more than the {MAX_EXAMPLES} allowed; {fix}")

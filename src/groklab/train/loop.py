@@ -22,12 +22,14 @@ from groklab.errors import GroklabError
 from groklab.store import Store
 from groklab.train import checkpoint as ckpt
 from groklab.train.compaction import Stack, compact
+from groklab.train.divergence import diverging
 from groklab.train.grokking import GrokThresholds, detect_grokking
 from groklab.train.heap import release_free_heap
+from groklab.train.preflight import preflight
 from groklab.train.setup import EnsembleData, setup
 from groklab.train.steps import ForwardLoss, accuracy, evaluate, minibatch_epoch, step
 from groklab.train.stopping import MemberStops
-from groklab.train.tensorboard import TensorBoardLogger, require_tensorboard
+from groklab.train.tensorboard import TensorBoardLogger
 
 
 
@@ -160,12 +162,11 @@ def train(cfg: RunConfig, *, store: Store | None = None, sweep_id: str | None = 
     on), as the Muon paper's base code logs it; that value feeds the grokking "train accuracy has
     stabilised" test. The eval-mode train accuracy at eval epochs is the series `train_acc_eval`.
     """
-    store = store or Store(cfg.store.path)
     _, run_ids, ensemble_id = plan_members(cfg)
+    preflight(cfg)  # every check on the config, before the store is opened or anything is recorded as running
+    store = store or Store(cfg.store.path)
     if not force and store.completed(run_ids) == set(run_ids):
         return [dict(store.run(r)["summary"], skipped=True) for r in run_ids]
-    if cfg.train.tensorboard:
-        require_tensorboard()  # before anything is recorded as running
     record_start(store, cfg, sweep_id=sweep_id)
     outcome = run_ensemble(cfg, store.folder / "runs" / ensemble_id, hooks=hooks, progress=progress, force=force,
                            on_epoch=on_epoch)
@@ -244,7 +245,8 @@ def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), 
             if collapse_fn is not None:  # minibatch: from the eval-mode pass above
                 collapse = (collapse_fn(logits.detach()) if full_batch else train_eval[2]).to(torch.float64)
 
-        diverged = ~torch.isfinite(train_loss)
+        # a runaway (train/divergence.py) measured against the member's own epoch-0 loss
+        diverged = diverging(train_loss, history.train_loss[0][alive] if history.train_loss else None)
         active &= ~diverged
         ending = members_state.decide(epoch, alive, diverged, train_acc, test_acc, evaluated, last,
                                       time.perf_counter() - clock)
