@@ -29,7 +29,9 @@ def test_adam_at_a_huge_lr_is_flagged_while_its_loss_is_still_finite(tmp_path):
     runaway, healthy = train(cfg)
     assert runaway["diverged"] and runaway["diverged_epoch"] is not None and runaway["diverged_epoch"] > 0
     assert np.isfinite(runaway["final_train_loss"]) and runaway["final_train_loss"] > EXPLOSION_FACTOR
-    assert runaway["epochs"] == 30  # the healthy member kept the ensemble going
+    # the runaway stopped there and left the stack; the healthy member kept the ensemble going
+    assert runaway["stopped_epoch"] == runaway["diverged_epoch"] and runaway["stop_reason"] == "diverged"
+    assert healthy["stopped_epoch"] == 30 and healthy["stop_reason"] == "budget"
     assert not healthy["diverged"] and healthy["final_train_loss"] < 2
 
 
