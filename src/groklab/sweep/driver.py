@@ -88,12 +88,26 @@ def check_executor(executor: str) -> None:
         raise GroklabError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
 
 
-def make_executor(executor: str, plan: Plan, *, address: str | None = None):
+def check_gpus(executor: str, gpus_per_task: float | None) -> None:
+    if gpus_per_task is None:
+        return
+    if executor != "ray":
+        raise GroklabError("--gpus-per-task is each Ray task's share of a GPU; use it with --executor ray")
+    from groklab.sweep.ray_exec import check_gpus_per_task
+
+    check_gpus_per_task(gpus_per_task)
+
+
+def make_executor(executor: str, plan: Plan, *, address: str | None = None, gpus_per_task: float | None = None):
+    """gpus_per_task (Ray): None gives each task a whole GPU when this machine trains on CUDA, else none."""
     check_executor(executor)
+    check_gpus(executor, gpus_per_task)
     if executor == "ray":
         from groklab.sweep.ray_exec import RayExecutor
 
-        return RayExecutor(plan.workers or None, address, gpus_per_task=1.0 if plan.device == "cuda" else 0.0)
+        if gpus_per_task is None:
+            gpus_per_task = 1.0 if plan.device == "cuda" else 0.0
+        return RayExecutor(plan.workers or None, address, gpus_per_task=gpus_per_task)
     if plan.workers == 0:
         from groklab.sweep.local import InProcessExecutor
 
@@ -106,14 +120,16 @@ def make_executor(executor: str, plan: Plan, *, address: str | None = None):
 def run_sweep(spec: SweepSpec | str | Path, *, executor: str = "local", workers: int | None = None,
               address: str | None = None, retries: int | None = None, memory_budget: int | None = None,
               max_members: int | None = None, store_path: str | Path | None = None, progress: bool | None = None,
-              echo: Callable[[str], None] | None = None) -> SweepReport:
+              gpus_per_task: float | None = None, echo: Callable[[str], None] | None = None) -> SweepReport:
     """Run every run of `spec` not yet complete in the store; return what happened.
 
     executor: "local" (`workers` processes, default one per core; 0 trains in this process) or "ray"
-    (`address` None starts a local Ray with `workers` CPUs; "auto" joins a running cluster).
+    (`address` None starts a local Ray with `workers` CPUs; "auto" or host:port joins a running cluster;
+    `gpus_per_task`, fractional allowed, is each ensemble's GPU share there).
     progress: None shows the bar only when stderr is a terminal.
     """
     check_executor(executor)
+    check_gpus(executor, gpus_per_task)
     spec = _as_spec(spec)
     if retries is None:
         retries = spec.retries if spec.retries is not None else DEFAULT_RETRIES
@@ -123,7 +139,7 @@ def run_sweep(spec: SweepSpec | str | Path, *, executor: str = "local", workers:
     plan = make_plan(spec, workers=workers, memory_budget=memory_budget, max_members=max_members,
                      store_path=_store_path(spec, store_path))
     _check_hooks(plan)
-    pool = make_executor(executor, plan, address=address)
+    pool = make_executor(executor, plan, address=address, gpus_per_task=gpus_per_task)
     store = Store(plan.store_path)
     try:
         return _drive(plan, pool, store, retries, progress, echo)
