@@ -173,6 +173,21 @@ def test_sigkill_midway_then_rerun_finds_every_run_exactly_once(tmp_path):
     np.testing.assert_allclose(redone["train_loss"], lone["train_loss"], rtol=1e-9)
 
 
+def test_on_a_cluster_runs_are_packed_for_the_tasks_it_runs_at_once(tmp_path, monkeypatch):
+    import groklab.sweep.driver as driver
+    from groklab.sweep.local import InProcessExecutor
+
+    class FourSlotCluster(InProcessExecutor):  # stands in for a joined Ray cluster with room for 4 tasks
+        slots = 4
+
+    monkeypatch.setattr(driver, "make_executor", lambda *args, **kwargs: FourSlotCluster())
+    spec_path = write_spec(tmp_path, base={"train.epochs": 5}, seeds=[0, 1, 2, 3])
+    store_path = tmp_path / "runs.sqlite"
+    assert len(make_plan(load_spec(spec_path), workers=1, store_path=store_path).ensembles) == 1
+    report = run_sweep(spec_path, executor="ray", address="10.0.0.1:6379", store_path=store_path, progress=False)
+    assert report.done == 4 and runs_frame(store_path)["ensemble_id"].nunique() == 4  # one ensemble per slot
+
+
 RAY_TOKEN = "0123456789abcdef" * 4  # one per test process: Ray caches the token it first reads
 
 

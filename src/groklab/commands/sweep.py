@@ -19,8 +19,9 @@ def register(app: typer.Typer) -> None:
 def sweep_command(
     spec: str = typer.Argument(..., help="Sweep spec YAML (base, axes, zip, seeds) or a packaged spec name, e.g. sweep_li2_wd."),
     executor: str = typer.Option("local", "--executor", help="local (worker processes) or ray."),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes (local; 0 = in this process) or "
-                                          "CPUs of a local Ray. Default: one per core."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes (local; 0 = in this process), "
+                                          "CPUs of a private Ray, or at most this many ensembles at once on a "
+                                          "cluster. Default: one per core (on a cluster: as many as it has room for)."),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster to join ('auto' or host:port; its "
                                           "token is read from RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or "
                                           "~/.ray/auth_token); default: start a local Ray."),

@@ -4,7 +4,8 @@ Only the driver writes the database, each run's results in one transaction (`rec
 driver killed at any instant leaves every run either complete with all its rows, or 'running'/absent
 with none — and the next sweep redoes exactly those (from their resume checkpoints when the ensemble
 is unchanged). A failing ensemble is retried (`retries` times, default 1); then its runs are
-recorded as failed with the error and the sweep goes on.
+recorded as failed with the error and the sweep goes on. An executor whose workers run elsewhere
+(Ray) writes their files into the store's folder before it hands over their results.
 """
 
 from __future__ import annotations
@@ -98,8 +99,10 @@ def check_gpus(executor: str, gpus_per_task: float | None) -> None:
     check_gpus_per_task(gpus_per_task)
 
 
-def make_executor(executor: str, plan: Plan, *, address: str | None = None, gpus_per_task: float | None = None):
-    """gpus_per_task (Ray): None gives each task a whole GPU when this machine trains on CUDA, else none."""
+def make_executor(executor: str, plan: Plan, *, address: str | None = None, gpus_per_task: float | None = None,
+                  workers: int | None = None):
+    """workers: as asked for; on a Ray cluster None means as many tasks at once as the cluster allows.
+    gpus_per_task (Ray): None gives each task a whole GPU when this machine trains on CUDA, else none."""
     check_executor(executor)
     check_gpus(executor, gpus_per_task)
     if executor == "ray":
@@ -107,7 +110,7 @@ def make_executor(executor: str, plan: Plan, *, address: str | None = None, gpus
 
         if gpus_per_task is None:
             gpus_per_task = 1.0 if plan.device == "cuda" else 0.0
-        return RayExecutor(plan.workers or None, address, gpus_per_task=gpus_per_task)
+        return RayExecutor(workers if address else (plan.workers or None), address, gpus_per_task=gpus_per_task)
     if plan.workers == 0:
         from groklab.sweep.local import InProcessExecutor
 
@@ -139,7 +142,16 @@ def run_sweep(spec: SweepSpec | str | Path, *, executor: str = "local", workers:
     plan = make_plan(spec, workers=workers, memory_budget=memory_budget, max_members=max_members,
                      store_path=_store_path(spec, store_path))
     _check_hooks(plan)
-    pool = make_executor(executor, plan, address=address, gpus_per_task=gpus_per_task)
+    pool = make_executor(executor, plan, address=address, gpus_per_task=gpus_per_task, workers=workers)
+    if executor == "ray" and address and workers is None and pool.slots != plan.workers:
+        # Packed for this machine's cores so far; pack for the tasks the cluster runs at once instead (the
+        # per-ensemble memory budget stays what one worker of this machine gets).
+        try:
+            plan = make_plan(spec, workers=pool.slots, memory_budget=plan.memory_budget, max_members=max_members,
+                             store_path=plan.store_path)
+        except BaseException:
+            pool.close(abort=True)
+            raise
     store = Store(plan.store_path)
     try:
         return _drive(plan, pool, store, retries, progress, echo)
