@@ -146,7 +146,11 @@ class RayExecutor:
             if kind == "epoch":
                 self._epochs[job.key] = value
             elif kind == "files":
-                apply_batch(job.folder, value)
+                try:
+                    apply_batch(job.folder, value)
+                except OSError as err:  # e.g. a full disk: this attempt fails, the sweep goes on
+                    ray.cancel(stream, force=True)
+                    return JobResult(error=f"could not write the task's files under {job.folder}: {err}")
             else:
                 return value
 
