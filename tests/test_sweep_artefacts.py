@@ -23,7 +23,9 @@ TINY = {"task.group": "Z7", "model.width": 24, "task.train_fraction": 0.5, "trai
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
+def one_thread_and_cuda_env_restored(monkeypatch):
+    """One torch thread; and CUDA_VISIBLE_DEVICES put back afterwards (a task without a GPU share sets it)."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -77,7 +79,6 @@ def _run_home(job: Job, seed: dict) -> list[tuple]:
 
 def test_a_task_trains_in_scratch_and_brings_progress_and_every_file_home(tmp_path, monkeypatch):
     monkeypatch.setenv(SCRATCH_ENV, str(tmp_path / "scratch"))
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")  # restored afterwards
     job = _job(tmp_path, {"seeds": [0, 1]})
     events = _run_home(job, seed={})
     kind, result = events[-1]

@@ -219,7 +219,7 @@ def test_ray_executor_runs_a_sweep_on_a_local_two_cpu_ray(tmp_path, private_ray_
     np.testing.assert_allclose(on_ray["train_loss"], local["train_loss"], rtol=1e-9)
 
 
-def test_ray_tasks_get_their_gpu_share_report_epochs_and_send_files_home(tmp_path, private_ray_env):
+def test_ray_tasks_get_their_gpu_share_report_epochs_and_send_files_home(tmp_path, private_ray_env, monkeypatch):
     """Fractional GPUs reach Ray's scheduler and `train.device=auto` resolves inside the task: to CUDA where
     the assigned GPU is real (this Ray only declares one, so here to the CPU). Epochs arrive while the
     tasks run; each task's files are home before its result."""
@@ -233,6 +233,7 @@ def test_ray_tasks_get_their_gpu_share_report_epochs_and_send_files_home(tmp_pat
     plan = make_plan(load_spec(spec_path), workers=2, store_path=tmp_path / "runs.sqlite")
     jobs = [Job(e.index, e.config(), str(tmp_path / "runs" / e.ensemble_id), [r.run_id for r in e.runs])
             for e in plan.ensembles]
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)  # Ray refuses a GPU that it is told is hidden
     ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False)  # declares a GPU, needs none
     try:
         pool = RayExecutor(2, gpus_per_task=0.5)
