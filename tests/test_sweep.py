@@ -119,6 +119,23 @@ def test_unknown_executor_is_one_line_exit_2(tmp_path, capsys):
         spec_from_dict({"base": TINY, "memory_budget": "lots"})
 
 
+@pytest.mark.parametrize("args, fragment", [
+    (["--gpus-per-task", "0.5"], "use it with --executor ray"),
+    (["--executor", "ray", "--gpus-per-task", "1.5"], "a fraction in [0, 1] or a whole number of GPUs"),
+    (["--executor", "ray", "--gpus-per-task", "-1"], "a fraction in [0, 1]"),
+    (["--executor", "ray", "--address", "ray://127.0.0.1:10001"], "Ray Client addresses are not supported"),
+    (["--executor", "ray", "--address", "127.0.0.1:9"], "no Ray cluster answers at 127.0.0.1:9"),
+    (["--executor", "ray", "--address", "nonsense"], "bad Ray address 'nonsense'"),
+])
+def test_bad_ray_options_are_one_line_exit_2_and_write_nothing(tmp_path, capsys, args, fragment):
+    if "--address" in args:
+        pytest.importorskip("ray", reason="Ray is not installed")
+    store = tmp_path / "store" / "runs.sqlite"
+    code, _, err = cli(capsys, "sweep", write_spec(tmp_path), "--store", store, *args)
+    assert code == 2 and err.startswith("error: ") and fragment in err and err.count("\n") == 1, err
+    assert not store.parent.exists()
+
+
 def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, capsys):
     store = tmp_path / "store" / "runs.sqlite"
     spec = write_spec(tmp_path, axes={"optim.weight_decay": [0.0, 1e-3], "model.width": [24, 32]}, seeds=[0, 1])

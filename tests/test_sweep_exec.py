@@ -16,6 +16,7 @@ import yaml
 from groklab.config import load_config
 from groklab.store import Store
 from groklab.sweep import load_spec, make_plan, metrics_frame, run_sweep, runs_frame, series_frame
+from groklab.train import checkpoint as ckpt
 from groklab.train.loop import train
 
 TINY = {"task.group": "Z7", "model.width": 24, "task.train_fraction": 0.5, "train.epochs": 30,
@@ -172,8 +173,40 @@ def test_sigkill_midway_then_rerun_finds_every_run_exactly_once(tmp_path):
     np.testing.assert_allclose(redone["train_loss"], lone["train_loss"], rtol=1e-9)
 
 
-def test_ray_executor_runs_a_sweep_on_a_local_two_cpu_ray(tmp_path):
+def test_on_a_cluster_runs_are_packed_for_the_tasks_it_runs_at_once(tmp_path, monkeypatch):
+    import groklab.sweep.driver as driver
+    from groklab.sweep.local import InProcessExecutor
+
+    class FourSlotCluster(InProcessExecutor):  # stands in for a joined Ray cluster with room for 4 tasks
+        slots = 4
+
+    monkeypatch.setattr(driver, "make_executor", lambda *args, **kwargs: FourSlotCluster())
+    spec_path = write_spec(tmp_path, base={"train.epochs": 5}, seeds=[0, 1, 2, 3])
+    store_path = tmp_path / "runs.sqlite"
+    assert len(make_plan(load_spec(spec_path), workers=1, store_path=store_path).ensembles) == 1
+    report = run_sweep(spec_path, executor="ray", address="10.0.0.1:6379", store_path=store_path, progress=False)
+    assert report.done == 4 and runs_frame(store_path)["ensemble_id"].nunique() == 4  # one ensemble per slot
+
+
+RAY_TOKEN = "0123456789abcdef" * 4  # one per test process: Ray caches the token it first reads
+
+
+@pytest.fixture
+def private_ray_env(monkeypatch, tmp_path):
+    """A private Ray in this process authenticates with a token it would otherwise create in ~/.ray;
+    give it one here instead, and keep its scratch folders in the test's folder."""
     pytest.importorskip("ray", reason="Ray is not installed: pip install 'groklab[ray]' to test the Ray executor")
+    monkeypatch.setenv("RAY_AUTH_TOKEN", RAY_TOKEN)
+    # Unset, so that Ray turns token mode on itself (setting it here would not reach a Ray imported
+    # earlier); set-then-delete makes monkeypatch remove what Ray sets when the test ends.
+    monkeypatch.setenv("RAY_AUTH_MODE", "")
+    monkeypatch.delenv("RAY_AUTH_MODE")
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    monkeypatch.setenv("GROKLAB_SCRATCH", str(tmp_path / "scratch"))
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+
+
+def test_ray_executor_runs_a_sweep_on_a_local_two_cpu_ray(tmp_path, private_ray_env):
     spec_path = write_spec(tmp_path, axes={"optim.weight_decay": [0.0, 1e-3]}, seeds=[0, 1], max_members=2)
     store_path = tmp_path / "ray" / "runs.sqlite"
     report = run_sweep(spec_path, executor="ray", workers=2, store_path=store_path, progress=False)
@@ -184,3 +217,41 @@ def test_ray_executor_runs_a_sweep_on_a_local_two_cpu_ray(tmp_path):
     local = metrics_frame(local_path).sort_values(["run_id", "epoch"]).reset_index(drop=True)
     assert len(on_ray) == 4 * 31 and on_ray["run_id"].tolist() == local["run_id"].tolist()
     np.testing.assert_allclose(on_ray["train_loss"], local["train_loss"], rtol=1e-9)
+
+
+def test_ray_tasks_get_their_gpu_share_report_epochs_and_send_files_home(tmp_path, private_ray_env, monkeypatch):
+    """Fractional GPUs reach Ray's scheduler and `train.device=auto` resolves inside the task: to CUDA where
+    the assigned GPU is real (this Ray only declares one, so here to the CPU). Epochs arrive while the
+    tasks run; each task's files are home before its result."""
+    import ray
+
+    from groklab.sweep.ray_exec import RayExecutor
+    from groklab.sweep.worker import Job
+
+    spec_path = write_spec(tmp_path, base={"train.epochs": 120, "train.checkpoint_every": 40}, seeds=[0, 1],
+                           max_members=1)
+    plan = make_plan(load_spec(spec_path), workers=2, store_path=tmp_path / "runs.sqlite")
+    jobs = [Job(e.index, e.config(), str(tmp_path / "runs" / e.ensemble_id), [r.run_id for r in e.runs])
+            for e in plan.ensembles]
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)  # Ray refuses a GPU that it is told is hidden
+    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False)  # declares a GPU, needs none
+    try:
+        pool = RayExecutor(2, gpus_per_task=0.5)
+        assert pool.slots == 2  # two half-GPU tasks share the one GPU
+        for job in jobs:
+            pool.submit(job)
+        results, epochs = {}, {}
+        deadline = time.monotonic() + 180
+        while len(results) < len(jobs) and time.monotonic() < deadline:
+            for job, result in pool.wait(0.2):
+                results[job.key] = result
+                assert [e for e, _ in ckpt.list_snapshots(job.folder)] == [0, 40, 80, 120]  # files first
+            for key, epoch in pool.epochs().items():
+                epochs.setdefault(key, []).append(epoch)
+        pool.close()
+    finally:
+        ray.shutdown()
+    assert sorted(results) == [j.key for j in jobs] and all(r.error is None for r in results.values())
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    assert [(results[j.key].worker["gpus"], results[j.key].worker["device"]) for j in jobs] == [(["0"], device)] * 2
+    assert all(epochs.get(j.key) and epochs[j.key] == sorted(epochs[j.key]) for j in jobs)  # live, in order

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from typing import Optional
 
 import typer
@@ -17,10 +19,14 @@ def register(app: typer.Typer) -> None:
 def sweep_command(
     spec: str = typer.Argument(..., help="Sweep spec YAML (base, axes, zip, seeds) or a packaged spec name, e.g. sweep_li2_wd."),
     executor: str = typer.Option("local", "--executor", help="local (worker processes) or ray."),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes (local; 0 = in this process) or "
-                                          "CPUs of a local Ray. Default: one per core."),
-    address: Optional[str] = typer.Option(None, "--address", help="Ray cluster to join ('auto' or host:port); "
-                                          "default: start a local Ray."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes (local; 0 = in this process), "
+                                          "CPUs of a private Ray, or at most this many ensembles at once on a "
+                                          "cluster. Default: one per core (on a cluster: as many as it has room for)."),
+    address: Optional[str] = typer.Option(None, "--address", help="Ray cluster to join ('auto' or host:port; its "
+                                          "token is read from RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or "
+                                          "~/.ray/auth_token); default: start a local Ray."),
+    gpus_per_task: Optional[float] = typer.Option(None, "--gpus-per-task", help="Ray: each ensemble's share of a "
+                                                  "GPU, e.g. 0.25 (default: 1 when this machine has CUDA, else 0)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (runs, ensembles, memory, runs already "
                                  "complete) and write nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print the plan or the sweep report as JSON."),
@@ -41,9 +47,10 @@ def sweep_command(
     from groklab.commands.common import resolve_config_path
     from groklab.errors import GroklabError
     from groklab.sweep import load_spec, parse_bytes, plan_sweep, run_sweep
-    from groklab.sweep.driver import check_executor
+    from groklab.sweep.driver import check_executor, check_gpus
 
     check_executor(executor)
+    check_gpus(executor, gpus_per_task)
     if max_members is not None and max_members < 1:
         raise GroklabError(f"--max-members must be >= 1, got {max_members}")
     if retries is not None and retries < 0:
@@ -60,9 +67,12 @@ def sweep_command(
         else:
             typer.echo(plan.describe())
         return
-    report = run_sweep(sweep_spec, executor=executor, workers=workers, address=address, retries=retries,
-                       memory_budget=budget, max_members=max_members, store_path=store,
-                       progress=None if progress else False)
+    # While it runs, anything printed (Ray prints cluster events such as a lost worker on stdout) goes to
+    # stderr: stdout holds the report alone, so that `--json` output can be piped.
+    with contextlib.redirect_stdout(sys.stderr):
+        report = run_sweep(sweep_spec, executor=executor, workers=workers, address=address, retries=retries,
+                           memory_budget=budget, max_members=max_members, store_path=store,
+                           progress=None if progress else False, gpus_per_task=gpus_per_task)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), default=str))
         raise typer.Exit(1 if report.failed else 0)

@@ -4,7 +4,8 @@ Only the driver writes the database, each run's results in one transaction (`rec
 driver killed at any instant leaves every run either complete with all its rows, or 'running'/absent
 with none — and the next sweep redoes exactly those (from their resume checkpoints when the ensemble
 is unchanged). A failing ensemble is retried (`retries` times, default 1); then its runs are
-recorded as failed with the error and the sweep goes on.
+recorded as failed with the error and the sweep goes on. An executor whose workers run elsewhere
+(Ray) writes their files into the store's folder before it hands over their results.
 """
 
 from __future__ import annotations
@@ -95,12 +96,28 @@ def check_executor(executor: str) -> None:
         raise GroklabError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
 
 
-def make_executor(executor: str, plan: Plan, *, address: str | None = None):
+def check_gpus(executor: str, gpus_per_task: float | None) -> None:
+    if gpus_per_task is None:
+        return
+    if executor != "ray":
+        raise GroklabError("--gpus-per-task is each Ray task's share of a GPU; use it with --executor ray")
+    from groklab.sweep.ray_exec import check_gpus_per_task
+
+    check_gpus_per_task(gpus_per_task)
+
+
+def make_executor(executor: str, plan: Plan, *, address: str | None = None, gpus_per_task: float | None = None,
+                  workers: int | None = None):
+    """workers: as asked for; on a Ray cluster None means as many tasks at once as the cluster allows.
+    gpus_per_task (Ray): None gives each task a whole GPU when this machine trains on CUDA, else none."""
     check_executor(executor)
+    check_gpus(executor, gpus_per_task)
     if executor == "ray":
         from groklab.sweep.ray_exec import RayExecutor
 
-        return RayExecutor(plan.workers or None, address, gpus_per_task=1.0 if plan.device == "cuda" else 0.0)
+        if gpus_per_task is None:
+            gpus_per_task = 1.0 if plan.device == "cuda" else 0.0
+        return RayExecutor(workers if address else (plan.workers or None), address, gpus_per_task=gpus_per_task)
     if plan.workers == 0:
         from groklab.sweep.local import InProcessExecutor
 
@@ -113,14 +130,16 @@ def make_executor(executor: str, plan: Plan, *, address: str | None = None):
 def run_sweep(spec: SweepSpec | str | Path, *, executor: str = "local", workers: int | None = None,
               address: str | None = None, retries: int | None = None, memory_budget: int | None = None,
               max_members: int | None = None, store_path: str | Path | None = None, progress: bool | None = None,
-              echo: Callable[[str], None] | None = None) -> SweepReport:
+              gpus_per_task: float | None = None, echo: Callable[[str], None] | None = None) -> SweepReport:
     """Run every run of `spec` not yet complete in the store; return what happened.
 
     executor: "local" (`workers` processes, default one per core; 0 trains in this process) or "ray"
-    (`address` None starts a local Ray with `workers` CPUs; "auto" joins a running cluster).
+    (`address` None starts a local Ray with `workers` CPUs; "auto" or host:port joins a running cluster;
+    `gpus_per_task`, fractional allowed, is each ensemble's GPU share there).
     progress: None shows the bar only when stderr is a terminal.
     """
     check_executor(executor)
+    check_gpus(executor, gpus_per_task)
     spec = _as_spec(spec)
     if retries is None:
         retries = spec.retries if spec.retries is not None else DEFAULT_RETRIES
@@ -130,7 +149,16 @@ def run_sweep(spec: SweepSpec | str | Path, *, executor: str = "local", workers:
     plan = make_plan(spec, workers=workers, memory_budget=memory_budget, max_members=max_members,
                      store_path=_store_path(spec, store_path))
     _check_hooks(plan)
-    pool = make_executor(executor, plan, address=address)
+    pool = make_executor(executor, plan, address=address, gpus_per_task=gpus_per_task, workers=workers)
+    if executor == "ray" and address and workers is None and pool.slots != plan.workers:
+        # Packed for this machine's cores so far; pack for the tasks the cluster runs at once instead (the
+        # per-ensemble memory budget stays what one worker of this machine gets).
+        try:
+            plan = make_plan(spec, workers=pool.slots, memory_budget=plan.memory_budget, max_members=max_members,
+                             store_path=plan.store_path)
+        except BaseException:
+            pool.close(abort=True)
+            raise
     store = Store(plan.store_path)
     try:
         return _drive(plan, pool, store, retries, progress, echo)

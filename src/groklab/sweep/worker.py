@@ -40,6 +40,7 @@ class Job:
 class JobResult:
     outcome: EnsembleOutcome | None = None
     error: str | None = None  # formatted traceback when the attempt failed
+    worker: dict | None = None  # where a Ray task ran: host, pid, device, gpus
 
 
 def build_hooks(cfg: RunConfig) -> tuple:
