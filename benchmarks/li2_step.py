@@ -9,8 +9,9 @@ where achieved FLOP/s counts only the necessary FLOPs of an epoch: the gathered 
 and backward (4·n·K·C), and the test forward (m·K·arity + 2·m·K·C). Every epoch includes train
 metrics (from the training forward) and a full test evaluation, as grokking detection needs.
 Per-member throughput at S = 1, 8, 32 shows when stacking members pays off on this device.
-`--compile` also measures `train.compile=true`: its steady-state epoch and its one-time compile cost
-(from the wall times of two compiled runs of different lengths), and whether it pays on a 1000-epoch run.
+`--compile` also measures `torch.compile` of the training step (forward, loss and backward) against
+eager: the one-time compile cost, the steady-state step, and whether compiling pays on a 1000-epoch run
+(it did not on the 2-core CPU, so groklab does not offer it as a setting; see BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -82,25 +83,37 @@ def run_config(overrides: list[str], epochs: int, device: str, store_dir: str) -
     return results[0]["wall_seconds"] / (epochs + 1), cfg
 
 
-def wall(overrides: list[str], epochs: int, device: str, store_dir: str) -> float:
-    cfg = load_config("configs/li2_fig3.yaml", [
-        f"train.epochs={epochs}", "train.eval_every=1", "train.progress=false", "train.checkpoint_dense_until=0",
-        f"train.checkpoint_every={10 * epochs}", f"train.device={device}", f"store.path={store_dir}/runs.sqlite",
-        *overrides])
-    return train(cfg, force=True)[0]["wall_seconds"]
+def compile_payoff(overrides: list[str], epochs: int, device: str) -> dict:
+    """Eager vs `torch.compile` of the full-batch training step (forward, loss, backward; the optimizer
+    step stays eager): per-epoch times, the one-time compile cost, the break-even run length."""
+    from groklab.train.setup import setup
+    from groklab.train.steps import step
 
+    cfg = load_config("li2_fig3", [f"train.device={device}", *overrides])
 
-def compile_payoff(overrides: list[str], epochs: int, device: str, store_dir: str) -> dict:
-    """Eager vs `train.compile=true`: per-epoch times, the compile overhead, the break-even run length."""
-    eager, _ = run_config(overrides, epochs, device, store_dir)
-    short, long = 5, 5 + epochs
-    t_short = wall([*overrides, "train.compile=true"], short, device, store_dir)
-    t_long = wall([*overrides, "train.compile=true"], long, device, store_dir)
-    compiled = (t_long - t_short) / (long - short)
-    overhead = max(0.0, t_short - (short + 1) * compiled)
+    def timed(compiled: bool) -> tuple[float, float]:
+        _, _, _, _, data, model, loss_fn, optimizer = setup(cfg)
+        active = torch.ones(data.members, dtype=torch.bool, device=data.y_train.device)
+        forward = lambda x, y: loss_fn(model(x), y)  # noqa: E731
+        forward = torch.compile(forward, dynamic=False) if compiled else forward
+        start = time.perf_counter()
+        step(forward(data.x_train, data.y_train), optimizer, active)  # the first step compiles
+        first = time.perf_counter() - start
+        for _ in range(2):
+            step(forward(data.x_train, data.y_train), optimizer, active)
+        _sync(data.y_train.device)
+        start = time.perf_counter()
+        for _ in range(epochs):
+            step(forward(data.x_train, data.y_train), optimizer, active)
+        _sync(data.y_train.device)
+        return first, (time.perf_counter() - start) / epochs
+
+    eager_first, eager = timed(False)
+    compiled_first, compiled = timed(True)
+    overhead = max(0.0, compiled_first - eager_first)
     gain = eager - compiled
     break_even = overhead / gain if gain > 0 else float("inf")
-    return {"eager_ms_per_epoch": round(1000 * eager, 2), "compiled_ms_per_epoch": round(1000 * compiled, 2),
+    return {"eager_ms_per_step": round(1000 * eager, 2), "compiled_ms_per_step": round(1000 * compiled, 2),
             "compile_seconds": round(overhead, 1), "break_even_epochs": round(break_even) if gain > 0 else None,
             "pays_on_1000_epochs": bool(break_even < 1000)}
 
@@ -117,8 +130,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--quick", action="store_true", help="fewer epochs and no S=32 at li2_fig3 size")
-    parser.add_argument("--compile", action="store_true", help="also measure train.compile=true against eager")
-    parser.add_argument("--only-compile", action="store_true", help="measure train.compile=true only")
+    parser.add_argument("--compile", action="store_true", help="also measure a torch.compile'd step against eager")
+    parser.add_argument("--only-compile", action="store_true", help="measure the torch.compile'd step only")
     args = parser.parse_args()
     device = resolve_device(args.device)
     epochs = 15 if args.quick else args.epochs
@@ -126,8 +139,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         if args.compile or args.only_compile:
-            out["compile"] = {"li2_fig3": compile_payoff([], epochs, args.device, tmp),
-                              "Z23_K512": compile_payoff(["task.group=Z23", "model.width=512"], epochs, args.device, tmp)}
+            out["compile"] = {"li2_fig3": compile_payoff([], epochs, args.device),
+                              "Z23_K512": compile_payoff(["task.group=Z23", "model.width=512"], epochs, args.device)}
         if args.only_compile:
             print(json.dumps(out, indent=2))
             return
@@ -173,8 +186,8 @@ def main() -> None:
         cells = ", ".join(f"{k}: {v} member-epochs/s" for k, v in row.items() if k.startswith("S="))
         print(f"{label}: {cells}; per-member speedup vs S=1: {row['speedup_per_member']}")
     for label, row in out.get("compile", {}).items():
-        print(f"train.compile on {label}: eager {row['eager_ms_per_epoch']} ms/epoch, compiled {row['compiled_ms_per_epoch']} "
-              f"ms/epoch after {row['compile_seconds']} s of compiling; break-even {row['break_even_epochs']} epochs; "
+        print(f"torch.compile on {label}: eager {row['eager_ms_per_step']} ms/step, compiled {row['compiled_ms_per_step']} "
+              f"ms/step after {row['compile_seconds']} s of compiling; break-even {row['break_even_epochs']} epochs; "
               f"pays on a 1000-epoch run: {row['pays_on_1000_epochs']}")
 
 

@@ -131,7 +131,6 @@ def test_default_stop_leaves_run_ids_unchanged(tmp_path):
     cfg = config(tmp_path, *ADAM)
     assert cfg.config_hash() == config(tmp_path, *ADAM, "train.stop=never").config_hash()
     assert cfg.config_hash() != config(tmp_path, *ADAM, "train.stop=grok").config_hash()
-    assert cfg.config_hash() == config(tmp_path, *ADAM, "train.compile=true").config_hash()
 
 
 def test_transformer_survivor_is_unchanged_when_its_mates_stop(tmp_path):

@@ -159,7 +159,6 @@ class TrainConfig(_Section):
     # Per-member early stopping (train/stopping.py): never | grok (first grok epoch) | sustained (the
     # sustained-grok window has confirmed it). Diverged members always stop.
     stop: Literal["never", "grok", "sustained"] = "never"
-    compile: bool = False  # torch.compile the training step (same numbers within float tolerance)
 
     @field_validator("seeds")
     @classmethod
@@ -221,7 +220,7 @@ class RunConfig(_Section):
     def config_hash(self) -> str:
         """Hash of everything that changes the numbers (not the store location, not progress bars)."""
         data = self.model_dump(mode="json", exclude={"store": True, "name": True,
-                                                      "train": {"progress", "tensorboard", "compile"}})
+                                                      "train": {"progress", "tensorboard"}})
         if data["train"]["stop"] == "never":  # the default leaves ids of runs without early stopping as they were
             del data["train"]["stop"]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]

@@ -27,7 +27,7 @@ from groklab.train.grokking import GrokThresholds, detect_grokking
 from groklab.train.heap import release_free_heap
 from groklab.train.preflight import preflight
 from groklab.train.setup import EnsembleData, setup
-from groklab.train.steps import ForwardLoss, accuracy, evaluate, minibatch_epoch, step
+from groklab.train.steps import accuracy, evaluate, minibatch_epoch, step
 from groklab.train.stopping import MemberStops
 from groklab.train.tensorboard import TensorBoardLogger
 
@@ -211,12 +211,9 @@ def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), 
     bar = _progress_bar(cfg, start, progress)
     tensorboard = TensorBoardLogger(folder, run_ids, history) if t.tensorboard else None
     clock = time.perf_counter() - elapsed
-    forward_loss = None
 
     for epoch in range(start, t.epochs + 1):
         model, data, optimizer, alive = stack.model, stack.data, stack.optimizer, stack.alive
-        if forward_loss is None or forward_loss.model is not model:  # (re)built for each stack
-            forward_loss = ForwardLoss(model, loss_fn, compile=t.compile)
         spread = lambda values: _spread(values, alive, S)  # noqa: E731  [S'] on the stack -> [S] numpy
         active = torch.ones(stack.size, dtype=torch.bool, device=device)
         model.train()
@@ -224,8 +221,9 @@ def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), 
         if cfg.model.ridge_lambda is not None:
             model.ridge_top_layer_(data.x_train, data.y_train, cfg.model.ridge_lambda)
         if full_batch:
-            with torch.set_grad_enabled(not last):  # the last epoch only evaluates: eager, no second graph
-                logits, loss = (forward_loss.eager if last else forward_loss)(data.x_train, data.y_train)
+            with torch.set_grad_enabled(not last):
+                logits = model(data.x_train)
+                loss = loss_fn(logits, data.y_train)
             train_loss, train_acc = loss.detach().to(torch.float64), accuracy(logits.detach(), data.y_train)
         elif epoch == 0:
             train_loss, train_acc = evaluate(model.eval(), loss_fn, data.x_train, data.y_train)

@@ -49,19 +49,6 @@ def minibatch_epoch(model, loss_fn, optimizer, data, batch_size, generators, act
     return loss_sum / n, correct / n
 
 
-class ForwardLoss:
-    """The full-batch training forward: logits and per-member loss; with `compile`, one `torch.compile`d
-    graph (built on first use, again after each compaction since the member axis shrinks)."""
-
-    def __init__(self, model, loss_fn, compile: bool = False):
-        self.model = model
-        self.eager = lambda x, y: (lambda logits: (logits, loss_fn(logits, y)))(model(x))  # noqa: E731
-        self.fn = torch.compile(self.eager, dynamic=False) if compile else self.eager
-
-    def __call__(self, x, y):
-        return self.fn(x, y)
-
-
 def step(loss: torch.Tensor, optimizer, active: torch.Tensor) -> None:
     # Inactive (diverged) members contribute nothing; members never share parameters, so one
     # member's NaN cannot leak into another's gradient.
