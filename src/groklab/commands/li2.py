@@ -192,8 +192,6 @@ def boundary_command(
     from groklab.sweep.boundary import search_boundary
 
     echo = (lambda line: None) if as_json else typer.echo
-    if not as_json:
-        typer.echo(f"boundary search on {group_name}: {seeds} seeds per probe, tolerance {tol:g}")
     result = search_boundary(group_name, assignments or [], seeds=seeds, tol=tol, store_path=store,
                              progress=progress and not as_json, echo=echo)
     if as_json:

@@ -118,6 +118,8 @@ def search_boundary(group_name: str, overrides: Sequence[str] = (), *, seeds: in
     base = [*FIG5, *overrides, f"task.group={group.name}", f"train.seeds=[{','.join(map(str, range(seeds)))}]"]
     store_path = store_path or load_config(None, base).store.path
     load_config(None, [*base, f"task.train_fraction={predicted if predicted < 1 else 0.5}"])  # every key checked before any run
+    if echo is not None:
+        echo(f"boundary search on {group.name}: {seeds} seeds per probe, tolerance {tol:g}, starting at p* = {predicted:.4f}")
 
     t0, probes = time.perf_counter(), []
     status = "searching"
