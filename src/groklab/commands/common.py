@@ -34,14 +34,17 @@ SUMMARY_KEYS = ("seed", "memorization_epoch", "grok_epoch", "sustained_grok_epoc
 
 
 def print_member_table(results: list[dict]) -> None:
-    header = ["run", "seed", "lr", "wd", "memorized", "grokked", "sustained", "train_acc", "test_acc", "test_loss", "status"]
+    header = ["run", "seed", "lr", "wd", "memorized", "grokked", "sustained", "train_acc", "test_acc", "test_loss", "stopped",
+              "status"]
     rows = []
     for r in results:
         status = "diverged" if r["diverged"] else ("censored" if r["censored"] else "grokked")
         fmt = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
         rows.append([r["run_id"][:8], str(r["seed"]), f"{r['lr']:g}", f"{r['weight_decay']:g}",
                      fmt(r["memorization_epoch"], "d"), fmt(r["grok_epoch"], "d"), fmt(r["sustained_grok_epoch"], "d"),
-                     fmt(r["final_train_acc"], ".3f"), fmt(r["final_test_acc"], ".3f"), fmt(r["final_test_loss"], ".4g"), status])
+                     fmt(r["final_train_acc"], ".3f"), fmt(r["final_test_acc"], ".3f"), fmt(r["final_test_loss"], ".4g"),
+                     fmt(r.get("stopped_epoch"), "d") + (f" ({r['stop_reason']})" if r.get("stop_reason") not in (None, "budget") else ""),
+                     status])
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     typer.echo("  ".join(h.rjust(w) for h, w in zip(header, widths)))
     for row in rows:
