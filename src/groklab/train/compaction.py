@@ -22,10 +22,13 @@ from groklab.train.setup import EnsembleData, build_model, build_optim
 
 
 def take_members(obj, keep: torch.Tensor, size: int, skip: tuple[str, ...] = ("hyper",)):
-    """`obj` (a tensor, or dicts/lists/tuples of them) with every tensor whose leading axis has length
-    `size` sliced to the member positions `keep`; other values (and keys in `skip`) unchanged."""
+    """`obj` (a tensor, or dicts/lists/tuples of them) with every tensor sliced to the member positions
+    `keep` along its leading member axis of length `size`; non-tensor values and keys in `skip` (shared
+    scalar hyperparameters) unchanged. A tensor without that member axis is an error, not shared silently."""
     if isinstance(obj, torch.Tensor):
-        return obj.index_select(0, keep.to(obj.device)) if obj.ndim and obj.shape[0] == size else obj
+        if obj.ndim == 0 or obj.shape[0] != size:
+            raise ValueError(f"cannot compact a tensor of shape {tuple(obj.shape)}: expected a leading member axis of {size}")
+        return obj.index_select(0, keep.to(obj.device))
     if isinstance(obj, dict):
         return {k: v if k in skip else take_members(v, keep, size, skip) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
