@@ -142,7 +142,8 @@ def test_sigkill_midway_then_rerun_finds_every_run_exactly_once(tmp_path):
     deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline and proc.poll() is None:
-            if _counts(store_path).get("complete", 0) >= 2:
+            counts = _counts(store_path)
+            if counts.get("complete", 0) >= 2 and counts.get("running", 0) >= 1:  # kill mid-ensemble, not between
                 break
             time.sleep(0.1)
         assert proc.poll() is None, f"the sweep ended before it could be killed: {proc.stderr.read().decode()}"
