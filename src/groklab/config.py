@@ -113,6 +113,9 @@ class OptimConfig(_Section):
     muon_momentum: float | None = Field(None, ge=0, lt=1)
     nesterov: bool | None = None
     ns_steps: int = Field(5, ge=1, lt=100)
+    # Newton-Schulz precision; None: the variant's own (torch: bfloat16, li2: the parameters' dtype). CPUs
+    # without native bf16 matmuls run bf16 Newton-Schulz several times slower than float32.
+    ns_dtype: Literal["bfloat16", "float32"] | None = None
     adjust_lr_fn: Literal["original", "match_rms_adamw"] | None = None  # torch variant only; None = original
     muon_head: bool = False
     grokfast: bool = False
@@ -155,6 +158,12 @@ class TrainConfig(_Section):
     sustain_evals: int = Field(10, ge=0)
     checkpoint_dense_until: int = Field(100, ge=0)
     checkpoint_every: int = Field(100, ge=1)
+    # Weight snapshots for analysis every N epochs after the dense phase (None: every checkpoint_every);
+    # resume states keep checkpoint_every.
+    snapshot_every: int | None = Field(None, ge=1)
+    # Minibatch or dropout runs: the eval-mode pass over the training set (series train_acc_eval, and the
+    # collapse metric) every N epochs (None: at every evaluation). Grokking detection never reads it.
+    train_eval_every: int | None = Field(None, ge=1)
     tensorboard: bool = False
     # Per-member early stopping (train/stopping.py): never | grok (first grok epoch) | sustained (the
     # sustained-grok window has confirmed it). Diverged members always stop.
@@ -221,8 +230,11 @@ class RunConfig(_Section):
         """Hash of everything that changes the numbers (not the store location, not progress bars)."""
         data = self.model_dump(mode="json", exclude={"store": True, "name": True,
                                                       "train": {"progress", "tensorboard"}})
-        if data["train"]["stop"] == "never":  # the default leaves ids of runs without early stopping as they were
-            del data["train"]["stop"]
+        # new keys at their defaults leave the ids of runs made before them as they were
+        for section, key, default in (("train", "stop", "never"), ("train", "snapshot_every", None),
+                                      ("train", "train_eval_every", None), ("optim", "ns_dtype", None)):
+            if data[section][key] == default:
+                del data[section][key]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 

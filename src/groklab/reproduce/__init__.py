@@ -63,6 +63,9 @@ class Context:
     figures: list[Path] = field(default_factory=list)
     extra: dict = field(default_factory=dict)  # extra report fields a reproduction attaches (runs, tests, ...)
     groups: list[str] | None = None  # --groups: a subset of the groups a reproduction over groups runs
+    medium: bool = False  # --medium: the grid between quick and full (reproductions with MODES only)
+    tasks: list[str] | None = None  # --tasks: a subset of a reproduction's tasks (TAKES_TASKS)
+    workers: int | None = None  # --workers: processes training at once (reproductions that run sweeps)
 
     def figure_path(self, stem: str) -> Path:
         path = self.out / f"{stem}.png"
@@ -83,9 +86,11 @@ def load(name: str):
 
 
 def reproduce(name: str, *, quick: bool, out: Path, store_path: str, seeds: int | None = None,
-              progress: bool = True, echo: Callable[[str], None] = print, groups: list[str] | None = None) -> dict:
+              progress: bool = True, echo: Callable[[str], None] = print, groups: list[str] | None = None,
+              medium: bool = False, tasks: list[str] | None = None, workers: int | None = None) -> dict:
     """Run one reproduction; write its figures and `verdict.json` under `out`; return the verdict."""
     module = load(name)
+    _check_options(name, module, quick=quick, medium=medium, tasks=tasks, workers=workers)
     if groups is not None:
         takes = [n for n in names() if getattr(load(n), "TAKES_GROUPS", False)]
         if not getattr(module, "TAKES_GROUPS", False):
@@ -94,12 +99,13 @@ def reproduce(name: str, *, quick: bool, out: Path, store_path: str, seeds: int 
 
         groups = [get_group(g).name for g in groups]  # unknown names fail here, before any work
     out.mkdir(parents=True, exist_ok=True)
-    ctx = Context(name, quick, out, store_path, seeds, progress, echo, groups=groups)
+    ctx = Context(name, quick, out, store_path, seeds, progress, echo, groups=groups, medium=medium, tasks=tasks,
+                  workers=workers)
     verdicts = module.run(ctx)
     report = {
         "name": name,
         "claim": module.CLAIM,
-        "mode": "quick" if quick else "full",
+        "mode": "quick" if quick else "medium" if medium else "full",
         "verdicts": [v.to_dict() for v in verdicts],
         "pass": all(v.passed for v in verdicts),
         "figures": [str(p) for p in ctx.figures],
@@ -107,3 +113,22 @@ def reproduce(name: str, *, quick: bool, out: Path, store_path: str, seeds: int 
     report.update({k: v for k, v in ctx.extra.items() if k not in report})
     (out / "verdict.json").write_text(json.dumps(report, indent=2, default=str))
     return report
+
+
+def _check_options(name: str, module, *, quick: bool, medium: bool, tasks, workers) -> None:
+    """Options only some reproductions take: refused, naming those that do, before any work."""
+    def takers(attribute: str) -> str:
+        return ", ".join(n for n in names() if getattr(load(n), attribute, False))
+
+    if quick and medium:
+        raise GroklabError("--quick and --medium are two different grids; give one of them")
+    if medium and "medium" not in getattr(module, "MODES", ()):
+        raise GroklabError(f"--medium applies to {takers('MODES')} only, not {name}")
+    if tasks is not None and not getattr(module, "TAKES_TASKS", False):
+        raise GroklabError(f"--tasks applies to {takers('TAKES_TASKS')} only, not {name}")
+    if tasks is not None and not tasks:
+        raise GroklabError("--tasks is empty; give comma-separated task names")
+    if workers is not None and not getattr(module, "TAKES_WORKERS", False):
+        raise GroklabError(f"--workers applies to {takers('TAKES_WORKERS')} only, not {name}")
+    if workers is not None and workers < 0:
+        raise GroklabError(f"--workers must be >= 0 (0 trains in this process), got {workers}")

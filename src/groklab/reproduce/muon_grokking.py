@@ -11,14 +11,24 @@ Settings (docs/reproductions.md#muon-grokking; the paper states no sizes, learni
   pre-RMSNorm, dropout 0.2, causal, RoPE base 1e6 on the sequence axis); batch 512; 1000 epochs (the
   budget Fig. 4's largest point suggests), test accuracy every epoch; 10 seeds (``--seeds N``).
   AdamW: lr 1e-3, betas (0.9, 0.98), wd 1.0 (base code). Muon: torch variant (momentum 0.95, Nesterov,
-  5 bf16 Newton–Schulz steps, Keller's √max(1, A/B) scaling) at lr 0.02 on the hidden matrices; AdamW
+  5 Newton–Schulz steps, Keller's √max(1, A/B) scaling) at lr 0.02 on the hidden matrices; AdamW
   with the baseline's settings on the embedding, head and gains; the same wd 1.0 in both groups (the
-  paper's "equivalent strength").
+  paper's "equivalent strength"). Newton–Schulz runs in float32 (torch's bf16 is a GPU speed choice;
+  on CPUs without bf16 matrix units it is 5–10× slower, and float32 is the more exact orthogonalisation).
+- medium (``--medium``, ≤ 2 h on a 2-core CPU): the full setting on add and div (the two 80 % tasks, which
+  grok soonest), all three outputs, both optimizers, 3 seeds, a 500-epoch budget (runs still training
+  there are censored).
 - quick (CI, a couple of minutes on two CPU cores): add and mul mod 23, width 32, depth 1, no dropout,
   full batch, 200 epochs, 3 seeds; AdamW lr 1e-2 in both arms (at 1e-3 the tiny full-batch model does
   not even memorise within 200 epochs, at 1e-2 both arms grok on add and mostly not on mul). It exercises
   every output variant, both optimizers, censoring and every statistic; its numbers are a smoke test,
   not evidence.
+
+Every run stops once its grok is confirmed (``train.stop=sustained``): the grok and sustained grok epochs
+are decided by then, so stopping changes no statistic (tested). The eval-mode pass over the training set
+(series ``train_acc_eval``, read by nothing the verdicts use) runs every 10 epochs. The grid runs as a
+sweep: cells are ensembles of seeds, trained by ``--workers`` processes (default: one per core; quick: in
+this process).
 
 Grok epoch: the first evaluation with test accuracy ≥ 0.95 once train accuracy has been ≥ 0.99 for 5
 evaluations; sustained: the first such epoch after which test accuracy stays ≥ 0.95 for 10 more
@@ -31,34 +41,43 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from groklab.config import RunConfig, load_config
-from groklab.errors import GroklabError
+from groklab.errors import GroklabError, closest
 from groklab.report import stats
 from groklab.report.plots_sweep import box_panels_figure, survival_panels_figure
 from groklab.reproduce import Context, Verdict
 from groklab.store import Store
+from groklab.sweep.spec import SweepSpec, spec_from_dict
 from groklab.train.loop import plan_members, train
 
 CLAIM = ("Muon reaches the grokking threshold in fewer epochs than AdamW, pooled over tasks and output "
          "variants (Tveit et al. 2025: 102.89 vs 153.09 epochs)")
 
 TASKS = ("gcd", "add", "div", "exp", "mul", "parity")
+TAKES_TASKS = True  # --tasks
+TAKES_WORKERS = True  # --workers
 OUTPUTS = ("ce", "stablemax", "sparsemax")
 OPTIMIZERS = ("adamw", "muon")
 LABELS = {"adamw": "AdamW", "muon": "Muon"}
 
 _ADAMW = ["optim.kind=adamw", "optim.betas=[0.9,0.98]", "optim.eps=1e-8"]
 _MUON = ["optim.kind=muon", "optim.muon_routing=hidden", "optim.muon_variant=torch", "optim.muon_lr=0.02",
-         "optim.muon_momentum=0.95", "optim.nesterov=true", "optim.ns_steps=5", "optim.adjust_lr_fn=original"]
+         "optim.muon_momentum=0.95", "optim.nesterov=true", "optim.ns_steps=5", "optim.adjust_lr_fn=original",
+         "optim.ns_dtype=float32"]
 _COMMON = ["task.split=random", "model.kind=transformer", "model.heads=1", "model.rope=sequence", "model.rope_base=1e6",
            "optim.weight_decay=1.0", "train.checkpoint_dense_until=0", "train.eval_every=1",
-           "train.memorize_acc=0.99", "train.grok_acc=0.95", "train.stable_evals=5", "train.sustain_evals=10"]
+           "train.memorize_acc=0.99", "train.grok_acc=0.95", "train.stable_evals=5", "train.sustain_evals=10",
+           "train.stop=sustained"]
 FULL = ["task.modulus=97", "model.width=128", "model.depth=2", "model.dropout=0.2", "train.batch_size=512",
-        "optim.lr=1e-3", "train.epochs=1000", "train.checkpoint_every=250"]
+        "optim.lr=1e-3", "train.epochs=1000", "train.snapshot_every=50",
+        "train.train_eval_every=10"]
+MEDIUM = [o for o in FULL if not o.startswith("train.epochs=")] + ["train.epochs=500"]
+MEDIUM_TASKS = ("add", "div")
 QUICK = ["task.modulus=23", "model.width=32", "model.depth=1", "model.dropout=0", "optim.lr=1e-2",
          "train.epochs=200", "train.checkpoint_every=200"]
 
@@ -69,12 +88,19 @@ SEVEN_TASKS_NOTE = ("The paper's abstract says seven tasks; its Fig. 2 and text 
                     "parity) and no seventh is named anywhere, so this reproduction uses the six.")
 
 
+MODES = ("quick", "medium", "full")
+
+
 @dataclass(frozen=True)
 class Grid:
-    quick: bool
+    mode: str
     tasks: tuple[str, ...]
     seeds: tuple[int, ...]
     overrides: tuple[str, ...]
+
+    @property
+    def quick(self) -> bool:
+        return self.mode == "quick"
 
     @property
     def epochs(self) -> int:
@@ -82,27 +108,65 @@ class Grid:
 
     def describe(self) -> str:
         mod = next(o for o in self.overrides if o.startswith("task.modulus=")).split("=")[1]
-        return (f"{'quick' if self.quick else 'full'}: {len(self.tasks)} tasks ({', '.join(self.tasks)}) × "
+        return (f"{self.mode}: {len(self.tasks)} tasks ({', '.join(self.tasks)}) × "
                 f"{len(OUTPUTS)} outputs × AdamW/Muon × {len(self.seeds)} seeds, p = {mod}, {self.epochs} epochs")
 
 
-def make_grid(quick: bool, seeds: int | None = None) -> Grid:
-    n = seeds if seeds is not None else (3 if quick else 10)
+def make_grid(quick: bool = False, seeds: int | None = None, *, medium: bool = False,
+              tasks: Sequence[str] | None = None) -> Grid:
+    if quick and medium:
+        raise GroklabError("--quick and --medium are two different grids; give one of them")
+    mode = "quick" if quick else "medium" if medium else "full"
+    n = seeds if seeds is not None else (10 if mode == "full" else 3)
     if n < 1:
         raise GroklabError(f"--seeds must be >= 1, got {n}")
-    return Grid(quick, ("add", "mul") if quick else TASKS, tuple(range(n)), tuple(_COMMON + (QUICK if quick else FULL)))
+    default_tasks = {"quick": ("add", "mul"), "medium": MEDIUM_TASKS, "full": TASKS}[mode]
+    chosen = tuple(tasks) if tasks else default_tasks
+    for task in chosen:
+        if task not in TASKS:
+            hint = closest(task, TASKS)
+            raise GroklabError(f"unknown task {task!r} in --tasks" + (f" (did you mean {hint!r}?)" if hint else "")
+                               + f"; the tasks are {', '.join(TASKS)}")
+    if len(set(chosen)) != len(chosen):
+        raise GroklabError(f"--tasks lists a task twice: {', '.join(chosen)}")
+    settings = {"quick": QUICK, "medium": MEDIUM, "full": FULL}[mode]
+    return Grid(mode, chosen, tuple(range(n)), tuple(_COMMON + settings))
+
+
+def _arm(optimizer: str) -> list[str]:
+    return _ADAMW if optimizer == "adamw" else _MUON
 
 
 def cell_config(grid: Grid, task: str, output: str, optimizer: str, seeds=None, store_path: str | None = None) -> RunConfig:
     """The ensemble config of one cell (members = `seeds`, default the grid's)."""
     seeds = grid.seeds if seeds is None else seeds
-    overrides = [*grid.overrides, *(_ADAMW if optimizer == "adamw" else _MUON), f"task.op={task}",
+    overrides = [*grid.overrides, *_arm(optimizer), f"task.op={task}",
                  f"loss.kind={output}", "train.seeds=[" + ",".join(map(str, seeds)) + "]"]
     if store_path:
         overrides.append(f"store.path={store_path}")
     cfg = load_config(None, overrides)
     cfg.name = f"muon-grokking/{task}/{output}/{optimizer}"
     return cfg
+
+
+def sweep_spec(grid: Grid, store_path: str | None = None) -> SweepSpec:
+    """The grid as one sweep: axes task × output, the optimizer arms zipped, the grid's seeds.
+
+    Each run's config equals its cell's (`cell_config`), so run ids agree with cells trained alone.
+    """
+    arms = {o: {k: v for k, v in (cell_config(grid, "add", "ce", o).optim.model_dump(mode="json")).items()}
+            for o in OPTIMIZERS}
+    varying = [k for k in arms["adamw"] if arms["adamw"][k] != arms["muon"][k]]
+    base = load_config(None, list(grid.overrides) + ([f"store.path={store_path}"] if store_path else []))
+    return spec_from_dict({
+        "name": f"muon-grokking-{grid.mode}",
+        "base": {f"{section}.{k}": v for section, values in base.model_dump(mode="json", exclude={"name"}).items()
+                 for k, v in values.items() if f"{section}.{k}" not in ("train.seeds", "store.path")
+                 and not (section == "optim" and k in varying)},
+        "axes": {"task.op": list(grid.tasks), "loss.kind": list(OUTPUTS)},
+        "zip": {f"optim.{k}": [arms[o][k] for o in OPTIMIZERS] for k in varying},
+        "seeds": list(grid.seeds),
+    })
 
 
 @contextlib.contextmanager
@@ -120,28 +184,41 @@ def _threads(n: int | None):
         torch.set_num_threads(before)
 
 
-def run_grid(ctx: Context, grid: Grid, store: Store) -> pd.DataFrame:
-    """Train every cell's missing seeds and return one row per run (from the store's summaries)."""
-    rows = []
+def run_grid(ctx: Context, grid: Grid, store: Store, workers: int | None = None) -> pd.DataFrame:
+    """Train every run the store lacks (as one sweep) and return one row per run (from the store's summaries).
+
+    workers: processes training cells at once (0: this process; None: quick 0, else one per core or GPU).
+    """
+    from groklab.sweep.driver import run_sweep
+
     cells = [(t, o, opt) for t in grid.tasks for o in OUTPUTS for opt in OPTIMIZERS]
-    for i, (task, output, optimizer) in enumerate(cells, 1):
-        cfg = cell_config(grid, task, output, optimizer, store_path=ctx.store_path)
-        _, run_ids, _ = plan_members(cfg)
-        done = store.completed(run_ids)
-        missing = [s for s, r in zip(grid.seeds, run_ids) if r not in done]
-        if missing:
-            train(cell_config(grid, task, output, optimizer, missing, ctx.store_path), store=store, progress=ctx.progress)
+    ids = {cell: plan_members(cell_config(grid, *cell, store_path=ctx.store_path))[1] for cell in cells}
+    missing = {cell: [s for s, r in zip(grid.seeds, run_ids) if r not in store.completed(run_ids)]
+               for cell, run_ids in ids.items()}
+    if any(missing.values()):
+        workers = (0 if grid.quick else None) if workers is None else workers
+        with _threads(1 if grid.quick else None):
+            report = run_sweep(sweep_spec(grid, ctx.store_path), workers=workers, store_path=ctx.store_path,
+                               progress=ctx.progress, echo=ctx.echo)
+        if report.failed:
+            raise GroklabError(f"{report.failed} run(s) failed: {report.failures[0]['error']}; re-run the same command "
+                               "to retry them (completed runs are kept)")
+    rows = []
+    for i, cell in enumerate(cells, 1):
+        task, output, optimizer = cell
         cell_rows = [_run_row(task, output, optimizer, seed, run_id, store.run(run_id)["summary"], grid.epochs)
-                     for seed, run_id in zip(grid.seeds, run_ids)]
+                     for seed, run_id in zip(grid.seeds, ids[cell])]
         rows += cell_rows
         grokked = [r["grok_epoch"] for r in cell_rows if r["grok_epoch"] is not None]
+        trained = len(missing[cell])
         ctx.echo(f"[{i:>2}/{len(cells)}] {task:<6} {output:<9} {LABELS[optimizer]:<5} "
-                 f"{'trained ' + str(len(missing)) if missing else 'stored':<10} grokked {len(grokked)}/{len(cell_rows)}"
+                 f"{'trained ' + str(trained) if trained else 'stored':<10} grokked {len(grokked)}/{len(cell_rows)}"
                  + (f", epochs {sorted(grokked)}" if grokked else ""))
     return pd.DataFrame(rows)
 
 
 def _run_row(task, output, optimizer, seed, run_id, summary: dict, budget: int) -> dict:
+    # a run stopped at its confirmed grok is never censored; one that never grokked ran to the budget
     observed = summary["diverged_epoch"] if summary.get("diverged") else summary.get("epochs", budget)
     return {
         "task": task, "output": output, "optimizer": optimizer, "seed": int(seed), "run_id": run_id,
@@ -298,18 +375,17 @@ def _public_row(row: dict, keys: list[str]) -> dict:
 
 
 def run(ctx: Context) -> list[Verdict]:
-    grid = make_grid(ctx.quick, ctx.seeds)
+    grid = make_grid(ctx.quick, ctx.seeds, medium=ctx.medium, tasks=ctx.tasks)
     ctx.echo(f"Muon vs AdamW grokking ({grid.describe()})")
     store = Store(ctx.store_path)
-    with _threads(1 if ctx.quick else None):
-        runs = run_grid(ctx, grid, store)
+    runs = run_grid(ctx, grid, store, ctx.workers)
     result = analyse(runs)
     figures(ctx, runs, grid)
     echo_report(ctx, result)
     public = ["task", "output", "optimizer", "seed", "grok_epoch", "sustained_grok_epoch", "censored", "collapsed",
               "sustained_censored", "diverged", "observed_until", "run_id"]
     ctx.extra.update(jsonable({
-        "settings": {"grid": grid.describe(), "tasks": list(grid.tasks), "outputs": list(OUTPUTS),
+        "settings": {"grid": grid.describe(), "mode": grid.mode, "tasks": list(grid.tasks), "outputs": list(OUTPUTS),
                      "optimizers": list(OPTIMIZERS), "seeds": list(grid.seeds), "overrides": list(grid.overrides),
                      "adamw": _ADAMW, "muon": _MUON},
         "runs": [_public_row(r, public) for r in runs.to_dict("records")],
@@ -319,6 +395,7 @@ def run(ctx: Context) -> list[Verdict]:
                   "censored runs (no grok epoch within the budget) are counted and passed to Kaplan-Meier and "
                   "log-rank as censored; they are never given the budget as a grok epoch",
                   "t-tests, Mann-Whitney U and the bootstrap compare grokked runs only",
+                  "runs stop once their grok is confirmed (train.stop=sustained); this changes no grok epoch",
                   *(["quick mode: a reduced grid that exercises the pipeline; its numbers are not evidence"]
                     if grid.quick else [])],
     }))

@@ -237,11 +237,15 @@ def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), 
         if evaluated:
             model.eval()
             test_loss, test_acc = evaluate(model, loss_fn, data.x_test, data.y_test)
-            if eval_mode_train_acc:  # series only; the running train-mode value feeds grokking detection
+            train_eval = None
+            if eval_mode_train_acc and (t.train_eval_every is None or epoch % t.train_eval_every == 0 or last):
+                # series only; the running train-mode value feeds grokking detection
                 train_eval = evaluate(model, loss_fn, data.x_train, data.y_train, collapse_fn=collapse_fn)
                 history.series.append((epoch, "train_acc_eval", spread(train_eval[1])))
-            if collapse_fn is not None:  # minibatch: from the eval-mode pass above
-                collapse = (collapse_fn(logits.detach()) if full_batch else train_eval[2]).to(torch.float64)
+            if collapse_fn is not None and full_batch:
+                collapse = collapse_fn(logits.detach()).to(torch.float64)
+            elif collapse_fn is not None and train_eval is not None:  # minibatch: from the eval-mode pass above
+                collapse = train_eval[2].to(torch.float64)
 
         # a runaway (train/divergence.py) measured against the member's own epoch-0 loss
         diverged = diverging(train_loss, history.train_loss[0][alive] if history.train_loss else None)
@@ -260,8 +264,8 @@ def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), 
         if tensorboard is not None:
             tensorboard.log(epoch, history)
 
-        if ending or ckpt.snapshot_due(epoch, dense_until=t.checkpoint_dense_until, every=t.checkpoint_every,
-                                       last_epoch=t.epochs):
+        if ending or ckpt.snapshot_due(epoch, dense_until=t.checkpoint_dense_until,
+                                       every=t.snapshot_every or t.checkpoint_every, last_epoch=t.epochs):
             ckpt.save_snapshot(folder, epoch, model, members=alive)
         survivors = [s for s in alive if s not in ending]
         if full_batch and not last and survivors:

@@ -113,7 +113,7 @@ def build_optim(cfg: RunConfig, model: torch.nn.Module, device, dtype):
     else:
         hyper.update(ns_steps=o.ns_steps, muon_head=o.muon_head)
         optional = dict(muon_variant=o.muon_variant, muon_lr=o.muon_lr, momentum=o.muon_momentum, nesterov=o.nesterov,
-                        adjust_lr_fn=o.adjust_lr_fn)
+                        adjust_lr_fn=o.adjust_lr_fn, ns_dtype=o.ns_dtype)
         hyper.update({k: v for k, v in optional.items() if v is not None})
     routing = o.muon_routing if o.kind == "muon" else None
     return build_optimizer(dict(model.named_parameters()), kind=o.kind, lr=per_member("lr"),
