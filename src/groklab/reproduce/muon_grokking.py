@@ -53,7 +53,7 @@ from groklab.report.plots_sweep import box_panels_figure, survival_panels_figure
 from groklab.reproduce import Context, Verdict
 from groklab.store import Store
 from groklab.sweep.spec import SweepSpec, spec_from_dict
-from groklab.train.loop import plan_members, train
+from groklab.train.loop import plan_members
 
 CLAIM = ("Muon reaches the grokking threshold in fewer epochs than AdamW, pooled over tasks and output "
          "variants (Tveit et al. 2025: 102.89 vs 153.09 epochs)")
