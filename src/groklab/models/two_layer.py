@@ -185,13 +185,20 @@ class TwoLayerEnsemble(nn.Module):
             raise ValueError(f"idx must be [n, {self.arity}] or [S, n, {self.arity}], got {tuple(idx.shape)}")
         return idx.to(torch.int64) + self.operand_offsets
 
-    def hidden(self, idx: torch.Tensor, all_layers: bool = False):
+    def hidden(self, idx: torch.Tensor, all_layers: bool = False, members: slice | None = None):
         """Post-activation hidden features F ``[S, n, K]`` (the input of V; complex with complex
         weights). ``idx``: operand values ``[n, arity]`` (shared by all members) or ``[S, n, arity]``.
-        With ``all_layers=True``, the list ``[F_1, ..., F_{1+L'}]`` of every layer's output."""
-        x = gather_activation(self.W, self.offset_index(idx), self.activation)
+        With ``all_layers=True``, the list ``[F_1, ..., F_{1+L'}]`` of every layer's output. With
+        ``members`` (a slice of the member axis), only those members' features, so that a caller
+        working in chunks never holds all S members' ``[n, K]`` features at once."""
+        W, Us = self.W, list(self.U)
+        if members is not None:
+            W, Us = W[members], [U[members] for U in Us]
+            if idx.dim() == 3:
+                idx = idx[members]
+        x = gather_activation(W, self.offset_index(idx), self.activation)
         outs = [x]
-        for U in self.U:
+        for U in Us:
             x = self.act(torch.baddbmm(x, x, U.transpose(1, 2)))
             outs.append(x)
         return outs if all_layers else x
