@@ -42,7 +42,7 @@ def features_command(
 ) -> None:
     """Per-irrep node counts and purity of a trained first layer, the missing irreps and E_S (Thm 7),
     and feature coverage over the run's snapshots."""
-    from groklab.li2.experiments import member_weights
+    from groklab.train.cells import member_weights
     from groklab.li2.features import classify_nodes, coverage, coverage_over_training, missing_features
     from groklab.report.snapshots import snapshot_group
     from groklab.train.checkpoint import load_snapshot, run_snapshots

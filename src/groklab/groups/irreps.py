@@ -29,16 +29,15 @@ deterministic. Non-DFT labels are degree + letter: "1a", "1b", "2a", "3a", ...
 
 from __future__ import annotations
 
-import ctypes
 import math
 import weakref
-from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 
 import numpy as np
 
 from groklab.groups.group import FiniteGroup
+from groklab.runtime import single_threaded_blas
 
 _SEEDS = (20240917, 7)  # first try, and one retry when a random element is unluckily degenerate
 _CLUSTER_TOL = 1e-9  # eigenvalue clusters: relative gap, far above eigh's ~1e-14 error
@@ -153,7 +152,9 @@ def _numerical(group: FiniteGroup) -> Irreps:
     errors = []
     for seed in _SEEDS:
         try:
-            with _single_threaded_blas():
+            # |G| <= 720 here, where BLAS threads gain little; on a busy machine their spinning made
+            # eigh/cholesky 10-30x slower (S6: 0.6 s -> 30 s)
+            with single_threaded_blas():
                 return _decompose(group, np.random.default_rng(seed))
         except _Unlucky as err:  # a random element was (numerically) degenerate; retry once
             errors.append(str(err))
@@ -162,47 +163,6 @@ def _numerical(group: FiniteGroup) -> Irreps:
 
 class _Unlucky(Exception):
     pass
-
-
-@contextmanager
-def _single_threaded_blas():
-    """Run numpy's OpenBLAS on one thread inside the block (no-op when it cannot be found).
-
-    The matrices here are at most |G| = 720 wide, where BLAS threads gain little; on a busy
-    machine OpenBLAS's spinning threads made eigh/cholesky 10-30× slower (S6: 0.6 s -> 30 s).
-    Found through /proc/self/maps (Linux) to avoid a dependency on threadpoolctl.
-    """
-    controls = _openblas_controls()
-    previous = [get() for get, _ in controls]
-    for _, set_threads in controls:
-        set_threads(1)
-    try:
-        yield
-    finally:
-        for (_, set_threads), count in zip(controls, previous):
-            set_threads(count)
-
-
-@lru_cache(maxsize=1)
-def _openblas_controls() -> list:
-    try:
-        with open("/proc/self/maps") as fh:
-            paths = sorted({line.split()[-1] for line in fh if "openblas" in line.lower() and ".so" in line})
-    except OSError:
-        return []
-    controls = []
-    for path in paths:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for prefix, suffix in (("openblas", ""), ("openblas", "64_"), ("scipy_openblas", "64_")):
-            get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
-            set_threads = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
-            if get is not None and set_threads is not None:
-                controls.append((get, set_threads))
-                break
-    return controls
 
 
 def _decompose(group: FiniteGroup, rng: np.random.Generator) -> Irreps:

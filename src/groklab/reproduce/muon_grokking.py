@@ -28,7 +28,6 @@ observed: counted, excluded from means and location tests, and handled by Kaplan
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass
 
@@ -40,6 +39,7 @@ from groklab.errors import GroklabError
 from groklab.report import stats
 from groklab.report.plots_sweep import box_panels_figure, survival_panels_figure
 from groklab.reproduce import Context, Verdict
+from groklab.runtime import torch_threads
 from groklab.store import Store
 from groklab.train.loop import plan_members, train
 
@@ -103,21 +103,6 @@ def cell_config(grid: Grid, task: str, output: str, optimizer: str, seeds=None, 
     cfg = load_config(None, overrides)
     cfg.name = f"muon-grokking/{task}/{output}/{optimizer}"
     return cfg
-
-
-@contextlib.contextmanager
-def _threads(n: int | None):
-    # The quick grid's models are tiny, so every op is dominated by thread start-up; with two intra-op
-    # threads on a busy 2-core machine (CI, other jobs) an epoch was measured ~15x slower than with one.
-    import torch
-
-    before = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def run_grid(ctx: Context, grid: Grid, store: Store) -> pd.DataFrame:
@@ -301,7 +286,9 @@ def run(ctx: Context) -> list[Verdict]:
     grid = make_grid(ctx.quick, ctx.seeds)
     ctx.echo(f"Muon vs AdamW grokking ({grid.describe()})")
     store = Store(ctx.store_path)
-    with _threads(1 if ctx.quick else None):
+    # The quick grid's models are tiny, so every op is dominated by thread start-up; with two intra-op
+    # threads on a busy 2-core machine (CI, other jobs) an epoch was measured ~15x slower than with one.
+    with torch_threads(1 if ctx.quick else None):
         runs = run_grid(ctx, grid, store)
     result = analyse(runs)
     figures(ctx, runs, grid)

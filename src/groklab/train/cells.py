@@ -1,5 +1,4 @@
-"""Small building blocks the Li₂ reproductions share: train a list of cells, read a trained member's
-weights back, and measure its hidden nodes (energy on the training set, irrep purity, coverage).
+"""Training cells for experiments: train a list of cells, read a trained member's weights and curves back.
 
 A *cell* is one ensemble: a base list of `key=value` overrides plus the cell's own; members inside a
 cell differ only in seed, lr or weight decay (lists in `train.seeds`, `optim.lr`,
@@ -7,13 +6,12 @@ cell differ only in seed, lr or weight decay (lists in `train.seeds`, `optim.lr`
 cell. Training goes through `groklab.train.loop.train`, so results land in the store named by
 `store_path` and a re-run skips finished cells.
 
-The store is passed in (anything with `.run(run_id)` returning the stored row, as
-`groklab.store.Store`), so this module depends on train/ and li2/ only.
+Reproductions (`groklab.reproduce`) and the boundary search (`groklab.sweep.boundary`) train through
+here; measuring the trained nodes is analysis (`groklab.li2.experiments`).
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -23,8 +21,7 @@ import torch
 
 from groklab.config import RunConfig, load_config
 from groklab.errors import GroklabError
-from groklab.li2.energy import energy
-from groklab.li2.features import classify_nodes, coverage
+from groklab.runtime import torch_threads
 from groklab.tasks.build import build_task, split_for
 from groklab.train import checkpoint as ckpt
 from groklab.train.loop import train
@@ -68,19 +65,12 @@ def train_cells(base: Sequence[str], cells: Sequence[tuple[str, Sequence[str]]],
     return out
 
 
-@contextmanager
 def _threads_for(cfg: RunConfig):
     """One intra-op thread while training a small cell (see SMALL_CELL), the caller's count otherwise."""
     task = build_task(cfg.task)
     rows = len(split_for(cfg.task, task, cfg.member_seeds()[0]).train)
     size = cfg.num_members * rows * cfg.model.width * (1 + cfg.model.extra_layers)
-    before = torch.get_num_threads()
-    if size <= SMALL_CELL and before > 1:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return torch_threads(1 if size <= SMALL_CELL and torch.get_num_threads() > 1 else None)
 
 
 def grok_epochs(cell: Cell, censored_as: float = np.inf) -> np.ndarray:
@@ -107,41 +97,6 @@ def member_weights(store, run_id: str, epoch: int | None = None) -> dict[str, to
             raise GroklabError(f"run {run_id} has no snapshot at epoch {epoch} (have {[e for e, _ in snaps]})")
         path = found[0]
     return ckpt.load_snapshot(path, member=int(row["member"]))
-
-
-def training_rows(cfg: RunConfig, seed: int) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """(idx [n, arity], labels [n], num_classes) of a member's training set (the split of `seed`)."""
-    task = build_task(cfg.task)
-    split = split_for(cfg.task, task, int(seed))
-    return torch.from_numpy(task.inputs[split.train]), torch.from_numpy(task.labels[split.train]), task.num_classes
-
-
-def node_energies(W, idx, labels, num_classes: int, activation: str = "sqr") -> torch.Tensor:
-    """E(w_j/‖w_j‖) of every first-layer row W [K, arity·M] on a dataset (definition as written):
-    the energy each node's direction has in the landscape it climbed (Thm 1, unit-norm form)."""
-    W = torch.as_tensor(W).detach().to(torch.float64)
-    unit = W / W.norm(dim=1, keepdim=True).clamp_min(1e-300)
-    return energy(unit, idx, labels, num_classes, activation)
-
-
-def node_summary(W, group, idx=None, labels=None, activation: str = "sqr") -> dict:
-    """Per-member node statistics of a first layer W [K, arity·M]: mean energy of the active nodes'
-    directions on (idx, labels) when given, median irrep purity of the active nodes, and the
-    number / fraction of non-trivial irreps covered (`groklab.li2.features`)."""
-    W = torch.as_tensor(W).detach().to(torch.float64)
-    nodes = classify_nodes(W, group)
-    cov = coverage(W, group, nodes=nodes)
-    active = cov["active"]
-    out = {
-        "active": int(active.sum()),
-        "purity_median": float(nodes["purity"][active].median()),
-        "coverage": int(cov["count"]),
-        "coverage_fraction": float(cov["fraction"]),
-    }
-    if idx is not None:
-        e = node_energies(W, idx, labels, group.order, activation)
-        out["energy_mean"] = float(e[active].mean())
-    return out
 
 
 def metric_curves(store, cell: Cell, column: str = "test_acc") -> tuple[np.ndarray, np.ndarray]:
