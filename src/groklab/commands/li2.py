@@ -106,11 +106,11 @@ def energy_command(
     import torch
 
     from groklab.li2.energy import ACTIVATIONS, ascend_energy, census, full_data
+    from groklab.models.activations import get_activation
 
     if not 0 < fraction <= 1:
         raise GroklabError(f"--fraction must be in (0, 1], got {fraction}")
-    if activation not in ACTIVATIONS:
-        raise GroklabError(f"unknown activation {activation!r}; choose one of {', '.join(sorted(ACTIVATIONS))}")
+    get_activation(activation, ACTIVATIONS, what="--activation")
     group = _group(group_name)
     idx, labels = full_data(group)
     if fraction < 1:
