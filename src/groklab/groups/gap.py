@@ -65,7 +65,6 @@ from groklab.groups.gap_records import (
     gap_group_counts,
     gap_irrep_degrees,
     meta_path,
-    number_small_groups,
     parse_gap_record,
     record_id,
     record_is_abelian,
@@ -81,7 +80,7 @@ __all__ = [
     "CACHE_ENV", "CATALOG_BUILD_HINT", "CATALOG_FILENAME", "GAP_ENV", "GAP_INSTALL_HINT", "build_catalog", "cache_dir",
     "catalog_records", "default_catalog_path", "dumps_record", "format_catalog_summary", "gap_available",
     "gap_catalog_summary", "gap_executable", "gap_irrep_degrees", "load_catalog", "meta_path", "nonabelian_collection",
-    "nonabelian_index", "number_small_groups", "record_id", "record_is_abelian", "record_to_group", "require_gap",
+    "nonabelian_index", "record_id", "record_is_abelian", "record_to_group", "require_gap",
     "run_gap", "smallgroup", "smallgroup_record",
 ]
 

@@ -23,6 +23,7 @@ from groklab.store import Store
 from groklab.sweep.plan import Plan, make_plan
 from groklab.sweep.spec import SweepSpec, load_spec
 from groklab.sweep.worker import Job, JobResult
+from groklab.train.checkpoint import runs_folder
 from groklab.train.loop import record_outcome, record_start
 
 EXECUTORS = ("local", "ray")
@@ -234,7 +235,7 @@ def _drive(plan: Plan, pool, store: Store, retries: int, progress: bool | None, 
 
 
 def _job(plan: Plan, ensemble) -> Job:
-    folder = Path(plan.store_path).parent / "runs" / ensemble.ensemble_id
+    folder = runs_folder(Path(plan.store_path).parent, ensemble.ensemble_id)
     return Job(ensemble.index, ensemble.config(), str(folder), [r.run_id for r in ensemble.pending])
 
 

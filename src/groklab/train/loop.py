@@ -121,7 +121,7 @@ def plan_members(cfg: RunConfig) -> tuple[list[RunConfig], list[str], str]:
 def record_start(store: Store, cfg: RunConfig, *, sweep_id: str | None = None) -> None:
     """Mark every member of `cfg` as running in the store (one transaction per member)."""
     members, run_ids, ensemble_id = plan_members(cfg)
-    folder = store.folder / "runs" / ensemble_id
+    folder = ckpt.runs_folder(store.folder, ensemble_id)
     for s, (member, run_id) in enumerate(zip(members, run_ids)):
         store.start_run(run_id, config=member.model_dump(mode="json"), seed=member.train.seeds[0],
                         config_hash=member.config_hash(), name=cfg.name, ensemble_id=ensemble_id, member=s,
@@ -153,7 +153,7 @@ def train(cfg: RunConfig, *, store: Store | None = None, sweep_id: str | None = 
     if not force and store.completed(run_ids) == set(run_ids):
         return [dict(store.run(r)["summary"], skipped=True) for r in run_ids]
     record_start(store, cfg, sweep_id=sweep_id)
-    outcome = run_ensemble(cfg, store.folder / "runs" / ensemble_id, hooks=hooks, progress=progress, force=force,
+    outcome = run_ensemble(cfg, ckpt.runs_folder(store.folder, ensemble_id), hooks=hooks, progress=progress, force=force,
                            on_epoch=on_epoch)
     record_outcome(store, outcome)
     return outcome.results
