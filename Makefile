@@ -7,7 +7,7 @@ STAMP := $(VENV)/.groklab-installed
 TORCH_PIN ?= torch==2.13.0
 GAP_PACKAGES := gap-core gap-libs gap-smallgrp
 
-.PHONY: demo test test-quick gap browser bench clean
+.PHONY: demo test gap browser bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

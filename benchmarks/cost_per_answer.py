@@ -26,7 +26,7 @@ import numpy as np
 from groklab.config import load_config
 from groklab.li2 import critical_ratio
 from groklab.li2.boundary import bracket
-from groklab.li2.experiments import train_cells
+from groklab.train.cells import train_cells
 from groklab.sweep.boundary import search_boundary
 from groklab.train.loop import train
 

@@ -92,7 +92,8 @@ def compile_payoff(overrides: list[str], epochs: int, device: str) -> dict:
     cfg = load_config("li2_fig3", [f"train.device={device}", *overrides])
 
     def timed(compiled: bool) -> tuple[float, float]:
-        _, _, _, _, data, model, loss_fn, optimizer = setup(cfg)
+        run = setup(cfg)
+        data, model, loss_fn, optimizer = run.data, run.model, run.loss_fn, run.optimizer
         active = torch.ones(data.members, dtype=torch.bool, device=data.y_train.device)
         forward = lambda x, y: loss_fn(model(x), y)  # noqa: E731
         forward = torch.compile(forward, dynamic=False) if compiled else forward

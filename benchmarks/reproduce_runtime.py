@@ -3,7 +3,7 @@
     python benchmarks/reproduce_runtime.py li2-lr li2-ridge [--quick] [--probe-epochs 5] [--max-cells 12]
 
 Every training reproduction trains all of its ensembles ("cells") through one call of
-`groklab.li2.experiments.train_cells`. This script runs the reproduction with that call replaced by a
+`groklab.train.cells.train_cells`. This script runs the reproduction with that call replaced by a
 probe: for each cell it trains the cell's own config (same group, width, members, optimiser and eval
 cadence) for a 2-epoch warm-up and then `--probe-epochs` epochs into a throw-away store, and projects
 seconds/epoch × the cell's epochs. Then the reproduction is stopped, before any analysis. With more

@@ -99,7 +99,8 @@ def time_epochs(members: int, epochs: int, device: str, store_dir: str) -> dict:
 def model_only(device: str, store_dir: str, repeats: int) -> dict:
     """The model alone: fwd+bwd of one training batch, and a no-grad forward of the test split."""
     cfg = config(1, device, store_dir, 1)
-    dev, _, _, _, data, model, loss_fn, _ = setup(cfg)
+    run = setup(cfg)
+    dev, data, model, loss_fn = run.device, run.data, run.model, run.loss_fn
     x, y = data.x_train[:, :512], data.y_train[:, :512]
 
     def step():

@@ -24,7 +24,8 @@ from matplotlib.figure import Figure
 from groklab.config import load_config
 from groklab.groups import get_group
 from groklab.li2 import classify_nodes, closed_form_energy, coverage, critical_ratio, full_data
-from groklab.li2.experiments import member_weights, node_energies
+from groklab.li2.experiments import node_energies
+from groklab.train.cells import member_weights
 from groklab.store import Store
 from groklab.train.loop import train
 

@@ -64,7 +64,7 @@ def test_features_of_an_unknown_run_is_a_one_line_error(capsys, tmp_path):
 def test_member_weights_find_snapshots_of_a_store_trained_with_a_relative_path(capsys, tmp_path, monkeypatch):
     """Runs record their folder as given (relative to where training ran); reading from elsewhere falls
     back to the store's own runs/ folder."""
-    from groklab.li2.experiments import member_weights
+    from groklab.train.cells import member_weights
     from groklab.store import Store
 
     monkeypatch.chdir(tmp_path)

@@ -57,6 +57,12 @@ def test_hash_ignores_cosmetic_keys():
     assert a.config_hash() == b.config_hash() != c.config_hash()
 
 
+def test_hash_ignores_how_often_the_resume_state_is_written():
+    base = load_config(None, [])
+    assert load_config(None, ["train.checkpoint_every=7"]).config_hash() == base.config_hash()
+    assert base.model_dump(mode="json")["train"]["checkpoint_every"] == 100  # the value hashed: default runs keep ids
+
+
 def test_ridge_needs_mse():
     with pytest.raises(GroklabError, match="ridge"):
         load_config(None, ["model.ridge_lambda=0.1", "loss.kind=ce"])

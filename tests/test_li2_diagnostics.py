@@ -167,7 +167,7 @@ def test_bad_shapes_raise_one_line_errors():
 
 def test_training_hook_logs_every_key_and_matches_a_direct_computation(tmp_path):
     from groklab.config import load_config
-    from groklab.li2.hook import KEYS, hooks_from_config
+    from groklab.li2.hook import KEYS
     from groklab.train.checkpoint import list_snapshots, load_snapshot
     from groklab.train.loop import run_ensemble
     from groklab.train.setup import setup
@@ -175,7 +175,7 @@ def test_training_hook_logs_every_key_and_matches_a_direct_computation(tmp_path)
     cfg = load_config(None, ["task.group=Z11", "task.train_fraction=0.6", "model.width=48", "train.epochs=30",
                              "optim.lr=5e-3", "optim.weight_decay=[1e-3,0]", "li2.every=1", "li2.kernel_samples=16",
                              "train.checkpoint_dense_until=0", "train.checkpoint_every=1000", "train.progress=false"])
-    out = run_ensemble(cfg, tmp_path, hooks=hooks_from_config(cfg))
+    out = run_ensemble(cfg, tmp_path)  # li2.every in cfg: setup builds the hook
     rows = out.history.series_rows(0)
     keys = {k for _, k, _ in rows}
     assert keys == set(KEYS)
@@ -183,7 +183,8 @@ def test_training_hook_logs_every_key_and_matches_a_direct_computation(tmp_path)
     assert min(by_key["li2.dW_cos"]) == 2  # needs two earlier parameter sets
     assert set(by_key["li2.sign_match"]) == {0, 10, 20, 30}  # the K×K diagnostics run every 10th call
     # the last epoch's G_F norm, recomputed from the final weights
-    _, _, _, _, data, model, _, _ = setup(cfg)
+    run = setup(cfg)
+    data, model = run.data, run.model
     params = load_snapshot(list_snapshots(tmp_path)[-1][1])
     model.load_state_dict({**model.state_dict(), **params})
     with torch.no_grad():

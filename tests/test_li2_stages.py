@@ -113,13 +113,31 @@ def test_stages_of_a_real_Z23_run_are_ordered_around_the_grok(tmp_path):
     cfg = load_config(None, ["task.group=Z23", "task.train_fraction=0.5", "model.width=512", "optim.lr=5e-3",
                              "optim.weight_decay=1e-3", "train.epochs=200", "train.eval_every=2", "li2.every=2",
                              "train.checkpoint_dense_until=0", "train.checkpoint_every=1000", "train.progress=false"])
-    out = run_ensemble(cfg, tmp_path, hooks=hooks_from_config(cfg))
+    out = run_ensemble(cfg, tmp_path)  # li2.every in cfg: setup builds the hook, and the result carries the stages
     grok = out.results[0]["grok_epoch"]
     frame = pd.DataFrame([("r", e, k, v) for e, k, v in out.history.series_rows(0)],
                          columns=["run_id", "epoch", "key", "value"])
     st = stages_from_series(frame)["r"]
+    assert out.results[0]["stages"] == st  # the same rule on the same rows as record_stages reads from the store
     assert grok is not None and 80 <= grok <= 140
     assert st["I"] == 0 < st["II"] < grok < st["III"] + 50 and st["II"] < st["III"]
+
+
+def test_train_from_python_honours_li2_every_and_stores_the_stages(tmp_path):
+    """`train(cfg)` builds the config's hooks itself (no hooks= needed), and each stored summary carries the
+    stage onsets that record_stages would compute from the stored series."""
+    from groklab.li2.hook import record_stages
+    from groklab.store import Store
+    from groklab.train.loop import train
+
+    cfg = load_config(None, ["task.group=Z7", "model.width=28", "train.epochs=12", "li2.every=3", "li2.kernel_samples=8",
+                             "train.checkpoint_dense_until=0", "train.checkpoint_every=1000", "train.progress=false",
+                             f"store.path={tmp_path / 'runs.sqlite'}"])
+    (result,) = train(cfg)
+    store = Store(cfg.store.path)
+    assert not store.series([result["run_id"]]).query("key.str.startswith('li2.')", engine="python").empty
+    stored = store.run(result["run_id"])["summary"]["stages"]
+    assert stored == result["stages"] == record_stages(store, [result["run_id"]])[result["run_id"]]
 
 
 def test_record_stages_merges_into_stored_summaries(tmp_path):
@@ -146,8 +164,8 @@ def test_packed_member_li2_series_equal_the_run_trained_alone(tmp_path):
             "train.checkpoint_dense_until=0", "train.checkpoint_every=1000", "train.progress=false"]
     packed_cfg = load_config(None, [*base, "train.seeds=[3,4]"])
     alone_cfg = load_config(None, [*base, "train.seeds=[4]"])
-    packed = run_ensemble(packed_cfg, tmp_path / "packed", hooks=hooks_from_config(packed_cfg))
-    alone = run_ensemble(alone_cfg, tmp_path / "alone", hooks=hooks_from_config(alone_cfg))
+    packed = run_ensemble(packed_cfg, tmp_path / "packed")
+    alone = run_ensemble(alone_cfg, tmp_path / "alone")
     rows = lambda out, s: {(e, k): v for e, k, v in out.history.series_rows(s) if k.startswith("li2.")}  # noqa: E731
     mine, theirs = rows(packed, 1), rows(alone, 0)
     assert set(mine) == set(theirs) and {"li2.kernel_offdiag", "li2.ff_ideal_dist"} <= {k for _, k in mine}

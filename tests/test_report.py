@@ -403,13 +403,11 @@ def trained(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("trained")
     tensorboard = _tensorboard_available()
-    from groklab.li2.hook import hooks_from_config
-
     cfg = load_config(None, ["task.group=Z7", "task.train_fraction=0.7", "model.width=32", "optim.lr=1e-2",
                              "optim.weight_decay=[1e-3,0]", "train.epochs=30", "train.checkpoint_dense_until=3",
                              "train.checkpoint_every=15", "train.progress=false", "li2.every=5",
                              f"train.tensorboard={str(tensorboard).lower()}", f"store.path={folder / 'runs.sqlite'}"])
-    results = train(cfg, hooks=hooks_from_config(cfg))
+    results = train(cfg)
     return folder / "runs.sqlite", results, tensorboard
 
 

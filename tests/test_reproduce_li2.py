@@ -1,5 +1,5 @@
 """The Li2 reproductions in quick mode (`groklab reproduce li2-... --quick`), and the helpers they compose
-(`groklab.li2.scans`, `groklab.li2.experiments`).
+(`groklab.li2.scans`, `groklab.li2.experiments`, `groklab.train.cells`).
 
 Every quick reproduction must pass its verdicts from its own measurement, except li2-muon's Fig. 8
 claim, which does not reproduce in the reference setting (see `groklab.reproduce.li2_muon`): there
@@ -15,7 +15,8 @@ import torch
 from groklab.cli import main
 from groklab.groups import get_group
 from groklab.li2 import energy, fourier_nodes, full_data, node_features
-from groklab.li2.experiments import _threads_for, member_weights, node_energies, train_cells
+from groklab.li2.experiments import node_energies
+from groklab.train.cells import _threads_for, member_weights, train_cells
 from groklab.li2 import critical_ratio
 from groklab.li2.scans import critical_ratio_theorem, gf_eta_scan, random_energies, random_nodes, reconstruction_curve
 from groklab.reproduce import MODULES, reproduce

@@ -56,7 +56,7 @@ def test_sustained_stop_keeps_the_grok_epochs_and_ends_the_series_there(tmp_path
     assert store.metrics([grokker["run_id"]])["epoch"].max() == grokker["stopped_epoch"]
     assert store.metrics([memoriser["run_id"]])["epoch"].max() == 300
     # the stopped member's last snapshot is at its stop, and analysis finds it there
-    from groklab.li2.experiments import member_weights
+    from groklab.train.cells import member_weights
 
     W = member_weights(store, grokker["run_id"])["W"]
     last = ckpt.run_snapshots(store.run(grokker["run_id"]), store.folder)[-1]

@@ -116,6 +116,8 @@ def test_li2_hooks_are_built_in_the_worker_when_li2_every_is_set(tmp_path):
     epochs = li2.groupby("run_id")["epoch"].apply(lambda e: tuple(sorted(set(e))))
     assert sorted(epochs.unique()) == [(0, 10, 20, 30)] and len(epochs) == 2
     assert li2["key"].nunique() > 1
+    stages = {r["run_id"]: r["summary"].get("stages") for r in report.runs}  # the driver stores them too
+    assert sum(s is not None for s in stages.values()) == 2
 
 
 def _counts(store_path) -> dict:

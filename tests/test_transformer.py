@@ -221,14 +221,15 @@ def test_interrupted_training_resumes_with_the_same_dropout_masks(tmp_path):
 
 
 def test_routing_hidden_matrices_on_muon_the_rest_on_adamw(tmp_path):
-    *_, model, _, optimizer = setup(cfg_for(tmp_path, "optim.kind=muon"))
+    run = setup(cfg_for(tmp_path, "optim.kind=muon"))
+    model, optimizer = run.model, run.optimizer
     names = dict(model.named_parameters())
     hidden = {n for n in names if n.rsplit(".", 1)[-1] in ("wq", "wk", "wv", "wo", "w1", "w2", "w3")}
     assert len(hidden) == 14 and {n for n, g in optimizer.routing.items() if g == "muon"} == hidden
     assert {n for n, g in optimizer.routing.items() if g == "aux"} == set(names) - hidden  # embed, head, gains
     assert optimizer.optimizers["aux"].kind == "adamw" and optimizer.optimizers["aux"].hyper["betas"] == (0.9, 0.98)
     assert optimizer.optimizers["muon"].hyper["variant"] == "torch"
-    *_, optimizer = setup(cfg_for(tmp_path, "optim.kind=muon", "optim.muon_head=true"))
+    optimizer = setup(cfg_for(tmp_path, "optim.kind=muon", "optim.muon_head=true")).optimizer
     assert optimizer.routing["head"] == "muon" and optimizer.routing["embed"] == "aux"
 
 
@@ -258,7 +259,8 @@ def test_tiny_task_learns_under_every_output_loss(tmp_path, loss):
 def test_parity_end_to_end_through_the_cli(capsys, tmp_path):
     """Parity bits as tokens 0/1 followed by EQ = 2 (vocab 3, 11 tokens), read out at EQ."""
     cfg = cfg_for(tmp_path, "task.op=parity", "task.train_fraction=0.5")
-    _, _, _, task, data, model, _, _ = setup(cfg)
+    run = setup(cfg)
+    data, model = run.data, run.model
     assert data.x_train.shape[1:] == (512, 11) and model.vocab_size == 3 and model.num_classes == 2
     assert set(data.x_train[0, :, -1].tolist()) == {2} and set(data.x_train[0, :, :-1].unique().tolist()) == {0, 1}
     store = tmp_path / "cli.sqlite"
@@ -288,7 +290,8 @@ def test_bad_arguments_are_one_line_errors(kw, fragment):
 
 def test_preset_builds_the_base_code_model(tmp_path):
     cfg = load_config("configs/muon_grokking.yaml", [f"store.path={tmp_path / 'r.sqlite'}", "train.device=cpu"])
-    _, _, _, task, data, model, _, optimizer = setup(cfg)
+    run = setup(cfg)
+    task, data, model, optimizer = run.task, run.data, run.model, run.optimizer
     assert task.name == "div:97" and data.x_train.shape == (1, int(0.8 * 9312), 4) and model.vocab_size == 99
     assert (model.width, model.depth, model.heads, model.ffn_hidden, model.dropout) == (128, 2, 1, 512, 0.2)
     params = sum(p[0].numel() for p in model.parameters())

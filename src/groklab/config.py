@@ -17,8 +17,25 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from groklab.errors import GroklabError, closest
+from groklab.losses.kinds import CENTRINGS, LOSS_DTYPES, LOSS_KINDS
+from groklab.models.activations import MODEL_ACTIVATIONS
+from groklab.optim.kinds import ADJUST_LR_FNS, KINDS, MUON_VARIANTS, ROUTINGS
+from groklab.tasks.datasets import OPS
+from groklab.tasks.splits import SPLIT_MODES
 
 DEFAULT_STORE = "./groklab-runs/runs.sqlite"
+STORE_HELP = f"SQLite store (default: store.path, i.e. $GROKLAB_STORE or {DEFAULT_STORE})."
+
+
+def default_store_path() -> str:
+    """The store a run uses when nothing names one: $GROKLAB_STORE, else ./groklab-runs/runs.sqlite."""
+    return os.environ.get("GROKLAB_STORE", DEFAULT_STORE)
+
+
+def one_of(names) -> Any:
+    """The type "one of `names`" for a config key, from the registry that owns those choices (as
+    scikit-learn derives StrOptions from its registries): a new entry there is a new allowed value here."""
+    return Literal[tuple(names)]
 
 
 SEED_LIMIT = 2**32  # seeds are 0..2**32-1: numpy's RandomState (the reference split) accepts no more
@@ -33,7 +50,7 @@ class _Section(BaseModel):
 class TaskConfig(_Section):
     """What to learn. `group` is used by op=compose; `modulus` by the Muon-paper ops."""
 
-    op: Literal["compose", "add", "sub", "mul", "div", "exp", "gcd", "parity"] = "compose"
+    op: one_of(OPS) = "compose"
     group: str = "Z71"
     modulus: int = Field(97, ge=2)
     arity: Literal[2, 3] = 2
@@ -43,7 +60,7 @@ class TaskConfig(_Section):
     # Critical-ratio mode (Li2 code): p = corr·(c − δ)·ln|G|/|G|, corr = d_max/2 for non-abelian groups.
     critical_ratio: float | None = Field(None, gt=0)
     critical_delta: float = 0.0
-    split: Literal["reference", "random", "bernoulli"] = "reference"
+    split: one_of(SPLIT_MODES) = "reference"
 
     @field_validator("train_fraction")
     @classmethod
@@ -63,7 +80,7 @@ class TaskConfig(_Section):
 class ModelConfig(_Section):
     kind: Literal["two_layer", "transformer"] = "two_layer"
     width: int = Field(2048, ge=1)
-    activation: Literal["sqr", "relu", "silu", "relusqr", "linear"] = "sqr"
+    activation: one_of(MODEL_ACTIVATIONS) = "sqr"
     top_init_scale: float = Field(1.0, ge=0)
     output_scale: float = Field(1.0, gt=0)
     extra_layers: int = Field(0, ge=0)
@@ -89,9 +106,9 @@ class ModelConfig(_Section):
 
 
 class LossConfig(_Section):
-    kind: Literal["mse", "ce", "stablemax", "sparsemax"] = "mse"
-    centring: Literal["class", "sample"] = "class"
-    dtype: Literal["float32", "float64"] = "float32"
+    kind: one_of(LOSS_KINDS) = "mse"
+    centring: one_of(CENTRINGS) = "class"
+    dtype: one_of(LOSS_DTYPES) = "float32"
 
 
 PerMember = float | list[float]
@@ -100,14 +117,14 @@ PerMember = float | list[float]
 class OptimConfig(_Section):
     """lr and weight_decay may be lists: one value per ensemble member (or one for all)."""
 
-    kind: Literal["sgd", "adam", "adamw", "muon"] = "adam"
+    kind: one_of(KINDS) = "adam"
     lr: PerMember = 1e-3
     weight_decay: PerMember = 2e-4
     momentum: float = Field(0.9, ge=0, lt=1)
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = Field(1e-8, gt=0)
-    muon_variant: Literal["li2", "torch"] | None = None  # None: li2 for routing li2, torch for hidden
-    muon_routing: Literal["li2", "hidden"] = "li2"
+    muon_variant: one_of(MUON_VARIANTS) | None = None  # None: li2 for routing li2, torch for hidden
+    muon_routing: one_of(ROUTINGS) = "li2"
     muon_lr: float | None = Field(None, gt=0)
     # None: the variant's default (li2: EMA 0.99, no Nesterov; torch: 0.95 with Nesterov)
     muon_momentum: float | None = Field(None, ge=0, lt=1)
@@ -116,7 +133,7 @@ class OptimConfig(_Section):
     # Newton-Schulz precision; None: the variant's own (torch: bfloat16, li2: the parameters' dtype). CPUs
     # without native bf16 matmuls run bf16 Newton-Schulz several times slower than float32.
     ns_dtype: Literal["bfloat16", "float32"] | None = None
-    adjust_lr_fn: Literal["original", "match_rms_adamw"] | None = None  # torch variant only; None = original
+    adjust_lr_fn: one_of(ADJUST_LR_FNS) | None = None  # torch variant only; None = original
     muon_head: bool = False
     grokfast: bool = False
     grokfast_alpha: float = Field(0.98, ge=0, lt=1)
@@ -186,7 +203,7 @@ class Li2Config(_Section):
 
 
 class StoreConfig(_Section):
-    path: str = Field(default_factory=lambda: os.environ.get("GROKLAB_STORE", DEFAULT_STORE))
+    path: str = Field(default_factory=default_store_path)
 
 
 class RunConfig(_Section):
@@ -235,6 +252,10 @@ class RunConfig(_Section):
                                       ("train", "train_eval_every", None), ("optim", "ns_dtype", None)):
             if data[section][key] == default:
                 del data[section][key]
+        # How often the resume state is written changes no number (resume is bit for bit), so it does not
+        # change the id: hashed at its default rather than dropped, so that runs stored with the default
+        # keep the ids they have (only runs stored with another value get a new one).
+        data["train"]["checkpoint_every"] = TrainConfig.model_fields["checkpoint_every"].default
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -1,4 +1,4 @@
-"""The results database (SQLite): runs, per-epoch metrics, analysis series, artifacts.
+"""The results database (SQLite): runs, per-epoch metrics, analysis series.
 
 One source of truth: plots and reports read from here. A run is one ensemble member: its id is the
 hash of its single-member config (seed, lr and weight decay as scalars), so re-running the same
@@ -58,13 +58,6 @@ CREATE TABLE IF NOT EXISTS series (
     key TEXT NOT NULL,
     value REAL,
     PRIMARY KEY (run_id, epoch, key)
-);
-CREATE TABLE IF NOT EXISTS artifacts (
-    run_id TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    path TEXT NOT NULL,
-    epoch INTEGER,
-    PRIMARY KEY (run_id, kind, path)
 );
 CREATE TABLE IF NOT EXISTS sweeps (
     sweep_id TEXT PRIMARY KEY,
@@ -181,10 +174,6 @@ class Store:
         with self.transaction() as c:
             c.execute("UPDATE runs SET status='failed', error=?, updated=? WHERE run_id=?", (error, time.time(), run_id))
 
-    def add_artifact(self, run_id: str, kind: str, path: str, epoch: int | None = None) -> None:
-        with self.transaction() as c:
-            c.execute("INSERT OR REPLACE INTO artifacts VALUES (?,?,?,?)", (run_id, kind, path, epoch))
-
     def record_sweep(self, sweep_id: str, spec: dict) -> None:
         with self.transaction() as c:
             c.execute("INSERT OR IGNORE INTO sweeps VALUES (?,?,?)", (sweep_id, to_json(spec), time.time()))
@@ -220,7 +209,7 @@ class Store:
         with self.transaction() as c:
             for run_id in self.stale_runs():
                 if c.execute("DELETE FROM runs WHERE run_id=? AND status='running'", (run_id,)).rowcount:
-                    for table in ("metrics", "series", "artifacts", "run_owners"):
+                    for table in ("metrics", "series", "run_owners"):
                         c.execute(f"DELETE FROM {table} WHERE run_id=?", (run_id,))
                     removed.append(run_id)
         return removed
@@ -273,9 +262,6 @@ class Store:
 
     def series(self, run_ids: Iterable[str] | None = None) -> pd.DataFrame:
         return self._select("series", run_ids, "epoch, key")
-
-    def artifacts(self, run_ids: Iterable[str] | None = None) -> pd.DataFrame:
-        return self._select("artifacts", run_ids, "epoch")
 
     def _select(self, table: str, run_ids, order: str) -> pd.DataFrame:
         if run_ids is None:

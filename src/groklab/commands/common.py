@@ -15,10 +15,10 @@ def print_json(obj) -> None:
 
 def existing_store(path: str | None):
     """The store at `path` (default: store.path / GROKLAB_STORE); a one-line error when there is none."""
-    from groklab.config import StoreConfig
+    from groklab.config import default_store_path
     from groklab.sweep.query import open_store
 
-    return open_store(path or StoreConfig().path)
+    return open_store(path or default_store_path())
 
 
 def resolve_config_path(name: str):

@@ -42,7 +42,7 @@ def features_command(
 ) -> None:
     """Per-irrep node counts and purity of a trained first layer, the missing irreps and E_S (Thm 7),
     and feature coverage over the run's snapshots."""
-    from groklab.li2.experiments import member_weights
+    from groklab.train.cells import member_weights
     from groklab.li2.features import classify_nodes, coverage, coverage_over_training, missing_features
     from groklab.report.snapshots import snapshot_group
     from groklab.train.checkpoint import load_snapshot, run_snapshots
@@ -106,11 +106,11 @@ def energy_command(
     import torch
 
     from groklab.li2.energy import ACTIVATIONS, ascend_energy, census, full_data
+    from groklab.models.activations import get_activation
 
     if not 0 < fraction <= 1:
         raise GroklabError(f"--fraction must be in (0, 1], got {fraction}")
-    if activation not in ACTIVATIONS:
-        raise GroklabError(f"unknown activation {activation!r}; choose one of {', '.join(sorted(ACTIVATIONS))}")
+    get_activation(activation, ACTIVATIONS, what="--activation")
     group = _group(group_name)
     idx, labels = full_data(group)
     if fraction < 1:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from typing import Optional
 
 import typer
 
 from groklab.commands.common import print_json
+from groklab.config import STORE_HELP, default_store_path
 from groklab.errors import GroklabError
 
 
@@ -21,19 +21,17 @@ def report_command(
     latest: bool = typer.Option(False, "--latest", help="Report the most recent run (its sweep, if it has one)."),
     out: Optional[str] = typer.Option(None, "--out", help="Folder for index.html and the figures "
                                       "(default: <store folder>/reports/<kind>-<id>)."),
-    store: Optional[str] = typer.Option(None, "--store", help="SQLite store (default: $GROKLAB_STORE or "
-                                        "./groklab-runs/runs.sqlite)."),
+    store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the page path, sections and figure files as JSON."),
 ):
     """Write a report page: curves with grok markers, Li2 diagnostics, spectra, census, phase diagram, statistics."""
-    from groklab.config import DEFAULT_STORE
     from groklab.report.build import assemble
 
     if target is None and not latest:
         raise GroklabError("give a RUN_ID or SWEEP_ID (a unique prefix is enough), or --latest")
     if target is not None and latest:
         raise GroklabError(f"give either an id ({target!r}) or --latest, not both")
-    path = store or os.environ.get("GROKLAB_STORE", DEFAULT_STORE)
+    path = store or default_store_path()
     report = assemble(path, None if latest else target, out)
     if as_json:
         print_json(report.to_dict())

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from groklab.config import DEFAULT_STORE
+from groklab.config import STORE_HELP, default_store_path
 
 
 def register(app: typer.Typer) -> None:
@@ -25,7 +24,7 @@ def reproduce_command(
     seeds: Optional[int] = typer.Option(None, "--seeds", min=1, help="Seeds per cell (default: the reproduction's own)."),
     groups: Optional[str] = typer.Option(None, "--groups", help="Comma-separated groups (li2-scaling: a subset of its list, or others)."),
     out: Optional[str] = typer.Option(None, "--out", help="Folder for figures and verdict.json."),
-    store: Optional[str] = typer.Option(None, "--store", help="SQLite store (default: store.path)."),
+    store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the verdict as JSON."),
     list_only: bool = typer.Option(False, "--list", help="List the reproductions and their claims."),
 ):
@@ -36,7 +35,7 @@ def reproduce_command(
         for key in registry.names():
             typer.echo(f"{key:<22} {registry.load(key).CLAIM}")
         return
-    store_path = store or os.environ.get("GROKLAB_STORE", DEFAULT_STORE)
+    store_path = store or default_store_path()
     mode = "-quick" if quick else "-medium" if medium else ""
     folder = Path(out) if out else Path(store_path).parent / "reproduce" / (name + mode)
     report = registry.reproduce(name, quick=quick, out=folder, store_path=store_path, seeds=seeds,

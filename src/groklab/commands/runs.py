@@ -15,12 +15,12 @@ from typing import Optional
 import typer
 
 from groklab.commands.common import existing_store, print_json
+from groklab.config import STORE_HELP
 from groklab.errors import GroklabError
 
 runs_app = typer.Typer(no_args_is_help=True, help="List, show and export stored runs (SQL --where; config.<key> and "
                        "summary.<key> read the stored JSON, e.g. --where \"config.optim.weight_decay > 0\").")
 
-STORE_HELP = "SQLite store (default: store.path, i.e. GROKLAB_STORE or ./groklab-runs/runs.sqlite)."
 WHERE_HELP = "SQL filter over runs, e.g. \"status = 'complete' AND config.task.group = 'Z23'\"."
 FORMATS = ("csv", "parquet")
 TABLES = ("runs", "metrics", "series")

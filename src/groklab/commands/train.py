@@ -24,16 +24,11 @@ def train_command(
 ):
     """Train an ensemble (one member per seed/lr/weight decay) and store its metrics and summary."""
     from groklab.config import load_config
-    from groklab.li2.hook import hooks_from_config, record_stages
-    from groklab.store import Store
     from groklab.train.loop import train
 
     cfg = load_config(resolve_config_path(config), assignments or [])
-    results = train(cfg, hooks=hooks_from_config(cfg), progress=progress and cfg.train.progress and not as_json, force=force)
-    if cfg.li2.every > 0:  # Li2 stage onsets from the stored diagnostics, into each run's summary
-        stages = record_stages(Store(cfg.store.path), [r["run_id"] for r in results])
-        for r in results:
-            r["stages"] = stages.get(r["run_id"], r.get("stages"))
+    # li2.every > 0: the Li2 hook runs and each member's stage onsets land in its result and stored summary
+    results = train(cfg, progress=progress and cfg.train.progress and not as_json, force=force)
     if as_json:
         for r in results:
             typer.echo(json.dumps({k: r.get(k) for k in ("run_id", *SUMMARY_KEYS, "lr", "weight_decay", "stages", "skipped")}))

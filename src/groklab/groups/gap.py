@@ -29,6 +29,7 @@ cache paths and id validation in `gap_records`. Every public name of the three i
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -37,7 +38,9 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -65,7 +68,6 @@ from groklab.groups.gap_records import (
     gap_group_counts,
     gap_irrep_degrees,
     meta_path,
-    number_small_groups,
     parse_gap_record,
     record_id,
     record_is_abelian,
@@ -81,7 +83,7 @@ __all__ = [
     "CACHE_ENV", "CATALOG_BUILD_HINT", "CATALOG_FILENAME", "GAP_ENV", "GAP_INSTALL_HINT", "build_catalog", "cache_dir",
     "catalog_records", "default_catalog_path", "dumps_record", "format_catalog_summary", "gap_available",
     "gap_catalog_summary", "gap_executable", "gap_irrep_degrees", "load_catalog", "meta_path", "nonabelian_collection",
-    "nonabelian_index", "number_small_groups", "record_id", "record_is_abelian", "record_to_group", "require_gap",
+    "nonabelian_index", "record_id", "record_is_abelian", "record_to_group", "require_gap",
     "run_gap", "smallgroup", "smallgroup_record",
 ]
 
@@ -117,6 +119,61 @@ def _make_jobs(counts: dict[int, int], structure: bool, workers: int) -> list[li
     if cur:
         jobs.append(cur)
     return jobs
+
+
+@dataclass(frozen=True)
+class _CatalogJob:
+    """What every GAP job of one catalog build shares: the filters, where parts go, and what to report to."""
+
+    nonabelian: bool
+    max_irrep_degree: int | None
+    structure: bool
+    timeout: float | None
+    tmpdir: Path
+    live: set  # running GAP processes, killed if the build is interrupted or a job fails
+    tick: Callable[[], None]  # one group done (progress)
+
+
+def _tick(bar, lock: threading.Lock) -> None:
+    if bar is not None:
+        with lock:  # jobs run in threads
+            bar.update(1)
+
+
+def _run_catalog_job(k: int, ranges: list[tuple[int, int, int]], job: _CatalogJob) -> tuple[Path, int]:
+    """Run one GAP process over `ranges` (order, first id, last id), writing its records to a part file;
+    return (part file, records kept). The groups GAP reports must be exactly those asked for, in order."""
+    script = "".join(
+        f"for i in [{a}..{b}] do GroklabRecord({n}, i, {str(job.nonabelian).lower()}, "
+        f"{job.max_irrep_degree or 0}, {str(job.structure).lower()}); od;\n"
+        for n, a, b in ranges
+    )
+    expected = [(n, i) for n, a, b in ranges for i in range(a, b + 1)]
+    part = job.tmpdir / f"{k:06d}.jsonl"
+    seen: list[tuple[int, int]] = []
+    kept = 0
+    with part.open("w") as fh:
+
+        def on_line(line: str) -> None:
+            nonlocal kept
+            if line.startswith(RECORD_PREFIX):
+                rec = parse_gap_record(line)
+                seen.append(record_id(rec))
+                fh.write(dumps_record(rec) + "\n")
+                kept += 1
+            elif line.startswith(SKIP_PREFIX):
+                n, i = line[len(SKIP_PREFIX) :].split()
+                seen.append((int(n), int(i)))
+            else:
+                return
+            job.tick()
+
+        run_gap(script, timeout=job.timeout, on_line=on_line, registry=job.live)
+    if seen != expected:
+        raise GroklabError(
+            f"GAP output for job {k} is incomplete or out of order ({len(seen)}/{len(expected)} groups)"
+        )
+    return part, kept
 
 
 def build_catalog(
@@ -167,44 +224,12 @@ def build_catalog(
     live: set = set()  # running GAP processes, killed if the build is interrupted or a job fails
     tmpdir = Path(tempfile.mkdtemp(prefix=".groklab_catalog_", dir=out.parent))
 
-    def run_job(k: int, ranges: list[tuple[int, int, int]]) -> tuple[Path, int]:
-        script = "".join(
-            f"for i in [{a}..{b}] do GroklabRecord({n}, i, {str(nonabelian).lower()}, "
-            f"{max_irrep_degree or 0}, {str(structure).lower()}); od;\n"
-            for n, a, b in ranges
-        )
-        expected = [(n, i) for n, a, b in ranges for i in range(a, b + 1)]
-        part = tmpdir / f"{k:06d}.jsonl"
-        seen: list[tuple[int, int]] = []
-        kept = 0
-        with part.open("w") as fh:
-
-            def on_line(line: str) -> None:
-                nonlocal kept
-                if line.startswith(RECORD_PREFIX):
-                    rec = parse_gap_record(line)
-                    seen.append(record_id(rec))
-                    fh.write(dumps_record(rec) + "\n")
-                    kept += 1
-                elif line.startswith(SKIP_PREFIX):
-                    n, i = line[len(SKIP_PREFIX) :].split()
-                    seen.append((int(n), int(i)))
-                else:
-                    return
-                if bar is not None:
-                    with lock:
-                        bar.update(1)
-
-            run_gap(script, timeout=timeout, on_line=on_line, registry=live)
-        if seen != expected:
-            raise GroklabError(
-                f"GAP output for job {k} is incomplete or out of order ({len(seen)}/{len(expected)} groups)"
-            )
-        return part, kept
+    settings = _CatalogJob(nonabelian, max_irrep_degree, structure, timeout, tmpdir, live,
+                           functools.partial(_tick, bar, lock))
 
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(run_job, k, job) for k, job in enumerate(jobs)]
+            futures = [pool.submit(_run_catalog_job, k, job, settings) for k, job in enumerate(jobs)]
             try:
                 results = [f.result() for f in futures]
             except BaseException:

@@ -139,15 +139,6 @@ def _known_counts() -> dict[int, int]:
         return {}
 
 
-def number_small_groups(order: int) -> int:
-    """GAP's NumberSmallGroups(order); a GroklabError if the library does not cover the order."""
-    check_order(order)
-    counts = _known_counts()
-    if order in counts:
-        return counts[order]
-    return gap_group_counts([order])[order]
-
-
 def check_order(order) -> None:
     if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 1:
         raise GroklabError(f"bad group order {order!r}: it must be an integer ≥ 1")

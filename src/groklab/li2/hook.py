@@ -1,7 +1,7 @@
 """The Li₂ training hook: gradient diagnostics every `li2.every` epochs, stored as series.
 
-`hooks_from_config(cfg)` returns `(Li2Hook,)` when `cfg.li2.every > 0` (else `()`); pass it to
-`groklab.train.loop.train(cfg, hooks=...)`. At every `li2.every`-th epoch and at the last one, the hook
+`hooks_from_config(cfg)` returns `(Li2Hook,)` when `cfg.li2.every > 0` (else `()`); it is registered with
+`groklab.train.hooks`, so every run built from a config (`groklab.train.setup.setup`) gets it. At every `li2.every`-th epoch and at the last one, the hook
 computes, for every member on its training set, these keys ([S] tensors; the store keeps one value
 per run, epoch and key):
 
@@ -35,9 +35,10 @@ n·K·C product Ŷ, everything else is C×C, K×C or 256-sized — and a call wi
 steps, on ~12 calls per run. Nothing n×n is formed.
 
 `stages_from_series(frame)` turns the stored series (a `Store.series` DataFrame) into stage onset
-epochs per run via `groklab.li2.stages.segment`; `record_stages(store, run_ids)` does that for stored
-runs and merges `stages: {"I": e, "II": e, "III": e}` into their summaries (`groklab train` calls it
-when li2.every > 0; a sweep driver that stores outcomes itself should call it too).
+epochs per run via `groklab.li2.stages.segment`. `Li2Hook.summarise` does that for each member when
+training ends, so its result (and the stored summary, whichever path stores it: `train`, a sweep's
+driver) carries `stages: {"I": e, "II": e, "III": e}`; `record_stages(store, run_ids)` recomputes them
+for runs already stored.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from groklab.errors import GroklabError
 from groklab.li2 import diagnostics as D
 from groklab.li2 import features as feats
 from groklab.li2.stages import StageRule, segment
+from groklab.train.hooks import register_hooks
 
 KEYS = ("li2.gf_norm", "li2.gf_norm_class", "li2.gf_norm_ref", "li2.gf_stage2_cos", "li2.kernel_offdiag", "li2.ff_ideal_dist",
         "li2.ff_ideal_dist_c", "li2.dW_cos", "li2.dV_cos", "li2.sign_match", "li2.v_ridge_dist", "li2.coverage",
@@ -131,7 +133,7 @@ class Li2Hook:
         heavy = self.mse and self.heavy_due(ctx.epoch)
         for lo in range(0, S, chunk):
             hi = min(S, lo + chunk)
-            F = model.hidden(data.x_train) if S <= chunk else self._hidden(model, data.x_train, lo, hi)
+            F = model.hidden(data.x_train, members=None if S <= chunk else slice(lo, hi))
             y = data.y_train[lo:hi]
             if self.mse:
                 stats = D.gradient_stats(F, V[lo:hi], y, self.output_scale)
@@ -169,15 +171,16 @@ class Li2Hook:
             result["li2.active_frac"] = cov["active"].to(torch.float64).mean(dim=-1).cpu()
         return result
 
-    @staticmethod
-    def _hidden(model, x, lo, hi):
-        """`model.hidden` for members lo..hi only, so a chunk never holds all S members' features."""
-        from groklab.models.gather import gather_activation
+    def summarise(self, rows: list[tuple]) -> dict:
+        """`{"stages": {"I": e, "II": e, "III": e}}` of one member from its series rows (epoch, key, value),
+        as `record_stages` computes them from the store; `{}` without Li2 series. The training loop merges
+        this into the member's result, so every path that stores an outcome stores the stages."""
+        import pandas as pd
 
-        h = gather_activation(model.W[lo:hi], model.offset_index(x[lo:hi]), model.activation)
-        for U in model.U:
-            h = model.act(torch.baddbmm(h, h, U[lo:hi].transpose(1, 2)))
-        return h
+        frame = pd.DataFrame([(0, e, k, v) for e, k, v in rows if k.startswith("li2.")],
+                             columns=["run_id", "epoch", "key", "value"])
+        stages = stages_from_series(frame)
+        return {"stages": stages["0"]} if stages else {}
 
 
 def hooks_from_config(cfg) -> tuple:
@@ -189,6 +192,9 @@ def hooks_from_config(cfg) -> tuple:
     if cfg.model.complex_weights:
         raise GroklabError("li2.every > 0 is not supported with model.complex_weights=true; set li2.every=0")
     return (Li2Hook(cfg),)
+
+
+register_hooks("li2", hooks_from_config)  # every run built from a config gets these (groklab.train.hooks)
 
 
 def stages_from_series(frame, rule: StageRule | None = None) -> dict[str, dict]:

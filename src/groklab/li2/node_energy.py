@@ -20,67 +20,21 @@ from typing import Callable
 import numpy as np
 import torch
 
-from groklab.errors import GroklabError, closest
+from groklab.errors import GroklabError
 from groklab.groups.group import FiniteGroup
+from groklab.models.activations import ACTIVATIONS as _REGISTRY
+from groklab.models.activations import get_activation
 
 PAPER_FACTOR = 4.0  # definition as written ÷ paper constants (docs/li2-quantities.md#energy-normalisation)
 
 # -- activations --------------------------------------------------------------------------------
 
-
-def _sqr(z):
-    return z * z, 2 * z
-
-
-def _relu(z):
-    return torch.relu(z), (z > 0).to(z.dtype)
-
-
-def _relusqr(z):
-    r = torch.relu(z)
-    return r * r, 2 * r
-
-
-def _silu(z):
-    s = torch.sigmoid(z)
-    return z * s, s * (1 + z * (1 - s))
-
-
-def _linear(z):
-    return z, torch.ones_like(z)
-
-
-def _tanh(z):
-    t = torch.tanh(z)
-    return t, 1 - t * t
-
-
-def _sigmoid(z):
-    s = torch.sigmoid(z)
-    return s, s * (1 - s)
-
-
-_ACTIVATIONS: dict[str, Callable] = {
-    "sqr": _sqr,
-    "relu": _relu,
-    "relusqr": _relusqr,
-    "silu": _silu,
-    "linear": _linear,
-    "tanh": _tanh,
-    "sigmoid": _sigmoid,
-}
-ACTIVATIONS = tuple(_ACTIVATIONS)
+ACTIVATIONS = tuple(_REGISTRY)  # every activation the energy is defined for (groklab.models.activations)
 
 
 def activation_and_derivative(name: str) -> Callable:
     """z ↦ (σ(z), σ'(z)) for one of ACTIVATIONS (`sqr` is x², the reference default)."""
-    if name not in _ACTIVATIONS:
-        hint = closest(str(name), ACTIVATIONS)
-        raise GroklabError(
-            f"unknown activation {name!r}" + (f" (did you mean {hint!r}?)" if hint else "")
-            + f"; allowed: {', '.join(ACTIVATIONS)}"
-        )
-    return _ACTIVATIONS[name]
+    return get_activation(name, what="activation").value_and_derivative
 
 
 # -- the data side ------------------------------------------------------------------------------

@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
+from groklab.models.activations import ACTIVATIONS
+
 __all__ = [
     "gather_first_layer",
     "gather_activation",
@@ -91,42 +93,8 @@ class _GatherFirstLayer(torch.autograd.Function):
         return _scatter_rows(grad_H, flat, ctx.shape), None
 
 
-# Activation and its derivative from the pre-activation H, for the fused op. The backward needs only one
-# new [S, n, K] tensor (autograd's x*x needs three), which matters on CPU where fresh large tensors cost
-# page faults.
-def _d_sqr(H, g):
-    return torch.mul(g, H.conj() if H.is_complex() else H).mul_(2)
-
-
-def _d_relu(H, g):
-    return torch.where(H > 0, g, 0.0)
-
-
-def _d_relusqr(H, g):
-    return torch.mul(g, H.clamp(min=0)).mul_(2)
-
-
-def _d_silu(H, g):
-    sig = torch.sigmoid(H)
-    d = sig * (1 + H * (1 - sig))
-    return g * (d.conj() if H.is_complex() else d)
-
-
-def _d_linear(H, g):
-    return g
-
-
-def _silu(H):
-    return F.silu(H) if not H.is_complex() else H * torch.sigmoid(H)
-
-
-FUSED_ACTIVATIONS = {
-    "sqr": (lambda H: H * H, _d_sqr),
-    "relu": (torch.relu, _d_relu),
-    "silu": (_silu, _d_silu),
-    "relusqr": (lambda H: torch.relu(H).square_(), _d_relusqr),
-    "linear": (lambda H: H, _d_linear),
-}
+# Activation and its derivative from the pre-activation H, for the fused op (the registry's `fused` forms).
+FUSED_ACTIVATIONS = {name: a.fused for name, a in ACTIVATIONS.items() if a.fused is not None}
 
 
 # The hot path is a custom op rather than an autograd.Function: under torch.compile an autograd.Function
@@ -195,8 +163,8 @@ def gather_first_layer(W: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
 def gather_activation(W: torch.Tensor, idx: torch.Tensor, activation: str) -> torch.Tensor:
     """``activation(gather_first_layer(W, idx))`` with the activation's derivative folded into the scatter
     backward (the model's hot path): the backward makes one new ``[S, n, K]`` tensor where autograd's
-    ``x*x`` makes three. ``activation`` in :data:`FUSED_ACTIVATIONS` ('sqr', 'relu', 'silu', 'relusqr',
-    'linear'). Implemented as the custom op ``groklab::gather_activation`` so that ``torch.compile`` keeps it
+    ``x*x`` makes three. ``activation`` in :data:`FUSED_ACTIVATIONS` (the model activations of
+    :mod:`groklab.models.activations`). Implemented as the custom op ``groklab::gather_activation`` so that ``torch.compile`` keeps it
     opaque."""
     if W.dim() != 3:
         raise ValueError(f"W must be [S, K, D], got {tuple(W.shape)}")

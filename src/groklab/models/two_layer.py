@@ -51,42 +51,21 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from groklab.dtypes import resolve_dtype
-from groklab.errors import GroklabError, closest
+from groklab.errors import GroklabError
+from groklab.models.activations import ACTIVATIONS as _ACTIVATIONS
+from groklab.models.activations import MODEL_ACTIVATIONS, get_activation
 from groklab.models.gather import gather_activation
 
 __all__ = ["TwoLayerEnsemble", "ACTIVATIONS", "activation_fn", "resolve_dtype"]
 
 
-def _sqr(x: torch.Tensor) -> torch.Tensor:
-    return x * x
-
-
-def _relusqr(x: torch.Tensor) -> torch.Tensor:
-    r = torch.relu(x)
-    return r * r
-
-
-def _silu(x: torch.Tensor) -> torch.Tensor:
-    return F.silu(x) if not x.is_complex() else x * torch.sigmoid(x)
-
-
-def _linear(x: torch.Tensor) -> torch.Tensor:
-    return x
-
-
-ACTIVATIONS = {"sqr": _sqr, "relu": torch.relu, "silu": _silu, "relusqr": _relusqr, "linear": _linear}
-_COMPLEX_OK = ("sqr", "silu", "linear")  # relu/relusqr need an order on the values
+# name -> σ, for the model's activations (the registry in groklab.models.activations)
+ACTIVATIONS = {name: _ACTIVATIONS[name].fn for name in MODEL_ACTIVATIONS}
 
 
 def activation_fn(name: str):
     """The element-wise activation called `name`; GroklabError for unknown names."""
-    if name not in ACTIVATIONS:
-        hint = closest(str(name), ACTIVATIONS)
-        raise GroklabError(
-            f"model.activation={name!r} is not known; allowed: {', '.join(ACTIVATIONS)}"
-            + (f" (did you mean {hint!r}?)" if hint else "")
-        )
-    return ACTIVATIONS[name]
+    return get_activation(name, MODEL_ACTIVATIONS).fn
 
 
 def _uniform_linear_init(out_f: int, in_f: int, gen: torch.Generator) -> torch.Tensor:
@@ -104,7 +83,7 @@ class TwoLayerEnsemble(nn.Module):
         arity: number of operands k (input dim D = k*M).
         num_classes: C, number of output classes.
         width: K, hidden width.
-        activation: 'sqr' | 'relu' | 'silu' | 'relusqr' | 'linear'.
+        activation: one of `groklab.models.activations.MODEL_ACTIVATIONS`.
         seeds: one seed per member; S = len(seeds).
         top_init_scale: multiplies V at init (0 -> V = 0).
         output_scale: beta, multiplies the output.
@@ -138,9 +117,10 @@ class TwoLayerEnsemble(nn.Module):
         if not seeds:
             raise GroklabError("seeds=[] must list at least one seed (one per ensemble member)")
         self.act = activation_fn(activation)
-        if complex_weights and activation not in _COMPLEX_OK:
+        if complex_weights and not _ACTIVATIONS[activation].complex_ok:
+            allowed = [name for name in MODEL_ACTIVATIONS if _ACTIVATIONS[name].complex_ok]
             raise GroklabError(
-                f"model.activation={activation!r} is not defined for complex weights; allowed: {', '.join(_COMPLEX_OK)}"
+                f"model.activation={activation!r} is not defined for complex weights; allowed: {', '.join(allowed)}"
             )
         real_dtype = resolve_dtype(dtype)
         pdtype = {torch.float32: torch.complex64, torch.float64: torch.complex128}[real_dtype] if complex_weights else real_dtype
@@ -185,13 +165,20 @@ class TwoLayerEnsemble(nn.Module):
             raise ValueError(f"idx must be [n, {self.arity}] or [S, n, {self.arity}], got {tuple(idx.shape)}")
         return idx.to(torch.int64) + self.operand_offsets
 
-    def hidden(self, idx: torch.Tensor, all_layers: bool = False):
+    def hidden(self, idx: torch.Tensor, all_layers: bool = False, members: slice | None = None):
         """Post-activation hidden features F ``[S, n, K]`` (the input of V; complex with complex
         weights). ``idx``: operand values ``[n, arity]`` (shared by all members) or ``[S, n, arity]``.
-        With ``all_layers=True``, the list ``[F_1, ..., F_{1+L'}]`` of every layer's output."""
-        x = gather_activation(self.W, self.offset_index(idx), self.activation)
+        With ``all_layers=True``, the list ``[F_1, ..., F_{1+L'}]`` of every layer's output. With
+        ``members`` (a slice of the member axis), only those members' features, so that a caller
+        working in chunks never holds all S members' ``[n, K]`` features at once."""
+        W, Us = self.W, list(self.U)
+        if members is not None:
+            W, Us = W[members], [U[members] for U in Us]
+            if idx.dim() == 3:
+                idx = idx[members]
+        x = gather_activation(W, self.offset_index(idx), self.activation)
         outs = [x]
-        for U in self.U:
+        for U in Us:
             x = self.act(torch.baddbmm(x, x, U.transpose(1, 2)))
             outs.append(x)
         return outs if all_layers else x

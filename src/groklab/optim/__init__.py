@@ -8,28 +8,21 @@ trajectory equals the same member optimised alone with torch.optim on its unstac
     opt = build_optimizer(dict(model.named_parameters()), kind="adam", lr=lr, weight_decay=wd)
 """
 
-from groklab.optim.adam import Adam, AdamW
-from groklab.optim.base import BatchedOptimizer, CombinedOptimizer
-from groklab.optim.build import KINDS, ROUTINGS, build_optimizer, route
-from groklab.optim.muon import LI2_NS_COEFFICIENTS, TORCH_NS_COEFFICIENTS, Muon, newton_schulz
-from groklab.optim.sgd import SGD
-from groklab.optim.transforms import GradientTransform, GrokfastEMA, OrthoGrad
+import importlib
 
-__all__ = [
-    "Adam",
-    "AdamW",
-    "BatchedOptimizer",
-    "CombinedOptimizer",
-    "GradientTransform",
-    "GrokfastEMA",
-    "KINDS",
-    "LI2_NS_COEFFICIENTS",
-    "Muon",
-    "OrthoGrad",
-    "ROUTINGS",
-    "SGD",
-    "TORCH_NS_COEFFICIENTS",
-    "build_optimizer",
-    "newton_schulz",
-    "route",
-]
+# Loaded on first use: the config reads the kinds (groklab.optim.kinds) without importing torch.
+_EXPORTS = {
+    "Adam": "adam", "AdamW": "adam", "BatchedOptimizer": "base", "CombinedOptimizer": "base",
+    "GradientTransform": "transforms", "GrokfastEMA": "transforms", "OrthoGrad": "transforms",
+    "KINDS": "kinds", "ROUTINGS": "kinds", "build_optimizer": "build", "route": "build",
+    "LI2_NS_COEFFICIENTS": "muon", "TORCH_NS_COEFFICIENTS": "muon", "Muon": "muon", "newton_schulz": "muon",
+    "SGD": "sgd",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"groklab.optim.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -250,9 +250,11 @@ class BatchedOptimizer:
     @torch.no_grad()
     def step(self, active: Tensor | None = None) -> None:
         """One step for every member (or only the members with `active[s]`)."""
-        self._step_idx(inactive_index(active, self.num_members, self.device))
+        self.step_except(inactive_index(active, self.num_members, self.device))
 
-    def _step_idx(self, idx: Tensor | None) -> None:
+    def step_except(self, idx: Tensor | None) -> None:
+        """One step for every member but those at positions `idx` (an int64 index from `inactive_index`,
+        or None: all); the combined optimizer computes `idx` once for its groups and transforms."""
         if idx is not None and idx.numel() == self.num_members:
             return  # nobody is active
         items = [
@@ -356,9 +358,9 @@ class CombinedOptimizer:
         if idx is not None and idx.numel() == self.num_members:
             return
         for t in self.transforms:
-            t._apply_idx(idx)
+            t.apply_except(idx)
         for opt in self.optimizers.values():
-            opt._step_idx(idx)
+            opt.step_except(idx)
 
     def set_lr_scale(self, scale: HyperValue) -> None:
         """Multiply every group's base lr by `scale` (a number or [S] tensor)."""

@@ -43,22 +43,12 @@ from groklab.optim.adam import Adam, AdamW
 from groklab.optim.base import BatchedOptimizer, CombinedOptimizer, HyperValue, member_count, member_hyper
 from groklab.optim.muon import Muon
 from groklab.optim.sgd import SGD
+from groklab.optim.kinds import KINDS, ROUTINGS
 from groklab.optim.transforms import GrokfastEMA, OrthoGrad
 
-KINDS = ("sgd", "adam", "adamw", "muon")
-ROUTINGS = ("li2", "hidden")
+_CLASSES = {cls.__name__: cls for cls in (SGD, Adam, AdamW, Muon)}  # KINDS names them
 
 _TRANSFORM_OPTIONS = ("grokfast", "grokfast_alpha", "grokfast_lamb", "orthograd", "orthograd_rescale")
-_OPTIONS = {
-    "sgd": ("momentum", "nesterov"),
-    "adam": ("betas", "eps"),
-    "adamw": ("betas", "eps"),
-    "muon": (
-        "muon_variant", "muon_lr", "aux_lr", "muon_weight_decay", "aux_weight_decay", "muon_head",
-        "momentum", "nesterov", "ns_coefficients", "ns_steps", "ns_eps", "ns_dtype", "adjust_lr_fn",
-        "aux_betas", "aux_eps",
-    ),
-}
 _MUON_KWARGS = {"momentum": "momentum", "nesterov": "nesterov", "ns_coefficients": "ns_coefficients",
                 "ns_steps": "ns_steps", "ns_eps": "eps", "ns_dtype": "ns_dtype",
                 "adjust_lr_fn": "adjust_lr_fn"}
@@ -91,7 +81,7 @@ def route(named_params: Mapping[str, Tensor], routing: str, *, muon_head: bool =
           ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
     """Split parameters into (muon, aux) by a routing preset."""
     if routing not in ROUTINGS:
-        raise _choice_error("optim routing", routing, ROUTINGS)
+        raise _choice_error("optim routing", routing, tuple(ROUTINGS))
     muon, aux = {}, {}
     for name, p in named_params.items():
         if routing == "li2":
@@ -125,8 +115,8 @@ def build_optimizer(
         **hyper: the options listed in the module docstring.
     """
     if kind not in KINDS:
-        raise _choice_error("optim.kind", kind, KINDS)
-    allowed = _OPTIONS[kind] + _TRANSFORM_OPTIONS
+        raise _choice_error("optim.kind", kind, tuple(KINDS))
+    allowed = KINDS[kind].options + _TRANSFORM_OPTIONS
     for key in hyper:
         if key not in allowed:
             raise _choice_error(f"option for optim kind {kind!r}", key, allowed)
@@ -144,12 +134,12 @@ def build_optimizer(
         if routing is not None:
             raise GroklabError(f"optim routing applies to kind 'muon' only; got routing={routing!r} "
                                f"with kind {kind!r}")
-        cls = {"sgd": SGD, "adam": Adam, "adamw": AdamW}[kind]
-        kw = {k: hyper[k] for k in _OPTIONS[kind] if k in hyper}
+        cls = _CLASSES[KINDS[kind].cls]
+        kw = {k: hyper[k] for k in KINDS[kind].options if k in hyper}
         groups["main"] = cls(named, lr=lr, weight_decay=weight_decay, **kw)
     else:
         if routing is None:
-            raise _choice_error("optim routing (required for kind 'muon')", None, ROUTINGS)
+            raise _choice_error("optim routing (required for kind 'muon')", None, tuple(ROUTINGS))
         muon_params, aux_params = route(named, routing, muon_head=bool(hyper.get("muon_head", False)))
         variant = hyper.get("muon_variant", "li2" if routing == "li2" else "torch")
         muon_lr = member_hyper(hyper.get("muon_lr", lr), S, "optim.muon_lr", device)

@@ -44,6 +44,8 @@ from torch import Tensor
 
 from groklab.errors import GroklabError, closest
 from groklab.optim.base import BatchedOptimizer, HyperValue, member_view
+from groklab.optim.kinds import ADJUST_LR_FNS as _ADJUST_LR_FNS
+from groklab.optim.kinds import MUON_VARIANTS
 
 TORCH_NS_COEFFICIENTS = (3.4445, -4.775, 2.0315)
 LI2_NS_COEFFICIENTS = (
@@ -53,8 +55,8 @@ LI2_NS_COEFFICIENTS = (
     (3.64, -7.48, 4.43),
     (3.46, -5.35, 2.85),
 )
-VARIANTS = ("torch", "li2")
-ADJUST_LR_FNS = (None, "original", "match_rms_adamw")
+VARIANTS = MUON_VARIANTS
+ADJUST_LR_FNS = (None, *_ADJUST_LR_FNS)
 NS_DTYPES = {
     "bfloat16": torch.bfloat16,
     "float16": torch.float16,

@@ -64,11 +64,13 @@ class GradientTransform:
     @torch.no_grad()
     def apply(self, active: Tensor | None = None) -> None:
         """Transform the gradients in place (members with active[s] False keep their state)."""
-        self._apply_idx(inactive_index(active, self.num_members, self.device))
+        self.apply_except(inactive_index(active, self.num_members, self.device))
 
     __call__ = apply
 
-    def _apply_idx(self, idx: Tensor | None) -> None:
+    def apply_except(self, idx: Tensor | None) -> None:
+        """Transform the gradients of every member but those at positions `idx` (from `inactive_index`, or
+        None: all); what `apply` and the combined optimizer's step call."""
         items = []
         for name, p in self.params.items():
             if p.grad is None:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from groklab.errors import GroklabError
+from groklab.losses.kinds import LOSS_KINDS
 from groklab.report.plots import Member, colours
 
 # Config keys that never distinguish runs scientifically (where results go, progress bars).
@@ -60,22 +61,11 @@ def label_of(config: dict, keys: list[str]) -> str:
 def loss_axis_label(config: dict) -> str:
     loss = config.get("loss", {})
     kind, centring = loss.get("kind", "mse"), loss.get("centring", "class")
-    return {
-        "mse": f"loss (MSE, {centring}-centred)",
-        "ce": "loss (cross-entropy, nats)",
-        "stablemax": "loss (StableMax cross-entropy, nats)",
-        "sparsemax": "loss (sparsemax loss)",
-    }.get(kind, f"loss ({kind})")
+    known = LOSS_KINDS.get(kind)
+    return known.axis_label.format(centring=centring) if known else f"loss ({kind})"
 
 
 # -- run sets --------------------------------------------------------------------------------------
-
-def expand_summaries(runs: pd.DataFrame) -> pd.DataFrame:
-    """The store's runs frame with the summary dict spread into columns (missing values NaN/None)."""
-    summary = pd.DataFrame(list(runs["summary"]), index=runs.index)
-    keep = [c for c in summary.columns if c not in runs.columns]
-    return pd.concat([runs, summary[keep]], axis=1)
-
 
 def _opt_int(value) -> int | None:
     if value is None or (isinstance(value, float) and not np.isfinite(value)):

@@ -19,6 +19,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from groklab.models.activations import ACTIVATIONS
+
 ACCURACY_LABEL = "accuracy (fraction)"
 EPOCH_LABEL = "epoch"
 STAGE_COLOURS = {"I": "#fde9c9", "II": "#d8ecd2", "III": "#d6e2f3"}
@@ -268,7 +270,7 @@ def spectra_figure(panels: Sequence[SpectrumPanel], *, group_name: str, order_no
     return fig
 
 
-ACTIVATION_NAMES = {"sqr": "x²", "relu": "ReLU", "relusqr": "ReLU²", "silu": "SiLU", "linear": "x"}
+ACTIVATION_NAMES = {name: a.label for name, a in ACTIVATIONS.items()}
 
 
 def census_figure(rows: Sequence[dict], *, group_name: str, nodes: int, activation: str,

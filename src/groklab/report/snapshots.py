@@ -7,7 +7,6 @@ Everything returns arrays/dicts for `plots`; nothing here draws.
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from pathlib import Path
 
@@ -123,22 +122,10 @@ def _irrep_labels(group) -> list[str]:
 def census_for(run: dict, store) -> dict | None:
     """Energy census of a run's trained nodes, or None when there is nothing to census.
 
-    From a stored `census` artifact (JSON with a `table` as `groklab.li2.census` returns it), else
-    computed from the final snapshot: `groklab.li2.census` on the active nodes' unit vectors w/‖w‖,
+    Computed from the final snapshot: `groklab.li2.census` on the active nodes' unit vectors w/‖w‖,
     with each node's energy E(w/‖w‖) on the full table (definition as written). Returns
     {table: census_rows(...), nodes, group, activation, epoch}.
     """
-    stored = store.artifacts([run["run_id"]])
-    for path in stored.loc[stored["kind"] == "census", "path"]:
-        p = Path(path) if Path(path).is_absolute() else store.folder / path
-        if p.is_file():
-            saved = json.loads(p.read_text())
-            if saved.get("table"):
-                return {"table": _rows_from_census_table(saved["table"]),
-                        "nodes": saved.get("nodes", sum(r["count"] for r in saved["table"])),
-                        "group": saved.get("group", run["config"]["task"].get("group", "")),
-                        "activation": saved.get("activation", run["config"]["model"].get("activation", "sqr")),
-                        "epoch": saved.get("epoch")}
     group = snapshot_group(run["config"])
     if group is None or run["config"]["task"].get("arity", 2) != 2:
         return None
@@ -182,18 +169,5 @@ def census_rows(result: dict, group, closed_form: bool = True) -> list[dict]:
                             f"E_{kind}_max": float(np.max(e))})
         if closed_form:
             row["E_thm2"] = closed_form_energy(group, name)
-        rows.append(row)
-    return rows
-
-
-def _rows_from_census_table(table: list[dict]) -> list[dict]:
-    """`groklab.li2.census(...)["table"]` rows (label, count, energy_*) in the `census_rows` format."""
-    rows = []
-    for r in table:
-        kind = "mixed" if r["label"] == "mixed" else "pure"
-        row = {"irrep": r["label"], "pure": r["count"] if kind == "pure" else 0, "mixed": r["count"] if kind == "mixed" else 0}
-        row.update({f"E_{kind}_{stat}": r[f"energy_{stat}"] for stat in ("mean", "min", "max") if f"energy_{stat}" in r})
-        if r.get("closed_form") is not None:
-            row["E_thm2"] = r["closed_form"]
         rows.append(row)
     return rows

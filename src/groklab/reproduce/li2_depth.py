@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from groklab.groups import get_group
-from groklab.li2.experiments import grok_epochs, member_weights, metric_curves, node_summary, train_cells
+from groklab.li2.experiments import node_summary
+from groklab.train.cells import grok_epochs, member_weights, metric_curves, train_cells
 from groklab.li2.features import classify_nodes
 from groklab.report.plots import ACCURACY_LABEL, EPOCH_LABEL, colours, new_figure
 from groklab.reproduce import Verdict

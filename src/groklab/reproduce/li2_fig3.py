@@ -24,13 +24,10 @@ Stages ordered I < II < III in every grokking member.
 
 from __future__ import annotations
 
-from importlib import resources
-
 import numpy as np
 import pandas as pd
 
 from groklab.config import load_config
-from groklab.li2.hook import hooks_from_config, record_stages
 from groklab.li2.stages import StageRule, settle_index
 from groklab.report.plots import STAGE_COLOURS, STAGE_NAMES, new_figure, stage_intervals
 from groklab.reproduce import Verdict
@@ -55,8 +52,7 @@ def _settings(ctx) -> dict:
 
 
 def _config(seed: int, s: dict, store_path: str):
-    preset = resources.files("groklab") / "configs" / "li2_fig3.yaml"
-    return load_config(str(preset), [
+    return load_config("li2_fig3", [
         f"train.seeds=[{seed},{seed}]", f"optim.weight_decay=[{WD[0]},{WD[1]}]", f"train.epochs={s['epochs']}",
         f"train.eval_every={s['every']}", f"li2.every={s['every']}", "train.checkpoint_dense_until=0",
         f"train.checkpoint_every={s['checkpoint_every']}", f"store.path={store_path}"])
@@ -70,9 +66,8 @@ def run(ctx) -> list[Verdict]:
         cfg = _config(seed, s, ctx.store_path)
         ctx.echo(f"  seed {seed}: Z71, K=2048, n=2016, wd {WD[0]:g} vs {WD[1]:g}, {s['epochs']} epochs, "
                  f"diagnostics every {s['every']}")
-        train(cfg, store=store, hooks=hooks_from_config(cfg), progress=ctx.progress)
+        train(cfg, store=store, progress=ctx.progress)  # li2.every: diagnostics, and stages in the summaries
         run_ids += plan_members(cfg)[1]
-    record_stages(store, run_ids)
     runs = store.runs("run_id IN (" + ",".join("?" * len(run_ids)) + ")", tuple(run_ids))
     members = pd.DataFrame([dict(r["summary"], run_id=r["run_id"]) for _, r in runs.iterrows()])
     metrics, series = store.metrics(run_ids), store.series(run_ids)

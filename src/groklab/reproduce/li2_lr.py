@@ -25,7 +25,8 @@ import numpy as np
 
 from groklab.groups import get_group
 from groklab.li2 import critical_ratio
-from groklab.li2.experiments import member_weights, metric_curves, node_energies, train_cells, training_rows
+from groklab.li2.experiments import node_energies, training_rows
+from groklab.train.cells import member_weights, metric_curves, train_cells
 from groklab.li2.features import active_nodes
 from groklab.report.plots import ACCURACY_LABEL, EPOCH_LABEL, colours, new_figure
 from groklab.reproduce import Verdict

@@ -29,7 +29,8 @@ import numpy as np
 
 from groklab.groups import get_group
 from groklab.li2 import simulate_collection
-from groklab.li2.experiments import member_weights, metric_curves, node_summary, train_cells
+from groklab.li2.experiments import node_summary
+from groklab.train.cells import member_weights, metric_curves, train_cells
 from groklab.report.plots import EPOCH_LABEL, new_figure
 from groklab.reproduce import Verdict
 from groklab.store import Store

@@ -23,7 +23,7 @@ import torch
 
 from groklab.groups import get_group
 from groklab.li2 import full_data, node_features
-from groklab.li2.experiments import grok_epochs, metric_curves, train_cells
+from groklab.train.cells import grok_epochs, metric_curves, train_cells
 from groklab.li2.scans import gf_eta_scan, random_nodes
 from groklab.report.plots import ACCURACY_LABEL, EPOCH_LABEL, colours, new_figure
 from groklab.reproduce import Verdict

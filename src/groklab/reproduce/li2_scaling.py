@@ -27,7 +27,7 @@ import pandas as pd
 from groklab.groups import get_group, irreps
 from groklab.li2 import critical_ratio, fit_critical_constant
 from groklab.li2.boundary import fit_c
-from groklab.li2.experiments import train_cells
+from groklab.train.cells import train_cells
 from groklab.sweep.boundary import search_boundary
 from groklab.report.plots import ACCURACY_LABEL, colours, new_figure
 from groklab.report.plots_sweep import phase_figure

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from groklab.li2.experiments import grok_epochs, metric_curves, train_cells
+from groklab.train.cells import grok_epochs, metric_curves, train_cells
 from groklab.report.plots import ACCURACY_LABEL, EPOCH_LABEL, new_figure
 from groklab.reproduce import Verdict
 from groklab.store import Store

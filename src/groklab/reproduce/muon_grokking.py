@@ -38,7 +38,6 @@ observed: counted, excluded from means and location tests, and handled by Kaplan
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass
 from typing import Sequence
@@ -51,6 +50,7 @@ from groklab.errors import GroklabError, closest
 from groklab.report import stats
 from groklab.report.plots_sweep import box_panels_figure, survival_panels_figure
 from groklab.reproduce import Context, Verdict
+from groklab.runtime import torch_threads
 from groklab.store import Store
 from groklab.sweep.spec import SweepSpec, spec_from_dict
 from groklab.train.loop import plan_members
@@ -169,21 +169,6 @@ def sweep_spec(grid: Grid, store_path: str | None = None) -> SweepSpec:
     })
 
 
-@contextlib.contextmanager
-def _threads(n: int | None):
-    # The quick grid's models are tiny, so every op is dominated by thread start-up; with two intra-op
-    # threads on a busy 2-core machine (CI, other jobs) an epoch was measured ~15x slower than with one.
-    import torch
-
-    before = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def run_grid(ctx: Context, grid: Grid, store: Store, workers: int | None = None) -> pd.DataFrame:
     """Train every run the store lacks (as one sweep) and return one row per run (from the store's summaries).
 
@@ -197,7 +182,7 @@ def run_grid(ctx: Context, grid: Grid, store: Store, workers: int | None = None)
                for cell, run_ids in ids.items()}
     if any(missing.values()):
         workers = (0 if grid.quick else None) if workers is None else workers
-        with _threads(1 if grid.quick else None):
+        with torch_threads(1 if grid.quick else None):
             report = run_sweep(sweep_spec(grid, ctx.store_path), workers=workers, store_path=ctx.store_path,
                                progress=ctx.progress, echo=ctx.echo)
         if report.failed:

@@ -22,7 +22,7 @@ import numpy as np
 from groklab.config import load_config
 from groklab.errors import GroklabError
 from groklab.li2.boundary import boundary_estimate, next_fraction, search_limits
-from groklab.li2.experiments import train_cells
+from groklab.train.cells import train_cells
 from groklab.tasks.splits import CRITICAL_RATIO_C
 
 FIG5 = ["task.op=compose", "model.kind=two_layer", "model.width=2048", "model.activation=sqr", "loss.kind=mse",

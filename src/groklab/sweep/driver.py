@@ -22,7 +22,8 @@ from groklab.errors import GroklabError
 from groklab.store import Store
 from groklab.sweep.plan import Plan, make_plan
 from groklab.sweep.spec import SweepSpec, load_spec
-from groklab.sweep.worker import Job, JobResult, build_hooks
+from groklab.sweep.worker import Job, JobResult
+from groklab.train.checkpoint import runs_folder
 from groklab.train.loop import record_outcome, record_start
 
 EXECUTORS = ("local", "ray")
@@ -148,7 +149,6 @@ def run_sweep(spec: SweepSpec | str | Path, *, executor: str = "local", workers:
     # Everything that can fail on user input happens before the store is opened: nothing is written.
     plan = make_plan(spec, workers=workers, memory_budget=memory_budget, max_members=max_members,
                      store_path=_store_path(spec, store_path))
-    _check_hooks(plan)
     pool = make_executor(executor, plan, address=address, gpus_per_task=gpus_per_task, workers=workers)
     if executor == "ray" and address and workers is None and pool.slots != plan.workers:
         # Packed for this machine's cores so far; pack for the tasks the cluster runs at once instead (the
@@ -164,18 +164,6 @@ def run_sweep(spec: SweepSpec | str | Path, *, executor: str = "local", workers:
         return _drive(plan, pool, store, retries, progress, echo)
     finally:
         store.close()
-
-
-def _check_hooks(plan: Plan) -> None:
-    """Build each ensemble's Li2 hooks once here, so that a config they reject (a GroklabError) stops the
-    sweep before anything is written instead of failing every ensemble in the workers."""
-    checked = set()
-    for e in plan.pending_ensembles:
-        cfg = e.runs[0].cfg
-        key = (cfg.li2.every, cfg.model.kind, cfg.model.complex_weights, cfg.task.op)
-        if cfg.li2.every > 0 and key not in checked:
-            checked.add(key)
-            build_hooks(cfg)
 
 
 def _drive(plan: Plan, pool, store: Store, retries: int, progress: bool | None, echo) -> SweepReport:
@@ -247,7 +235,7 @@ def _drive(plan: Plan, pool, store: Store, retries: int, progress: bool | None, 
 
 
 def _job(plan: Plan, ensemble) -> Job:
-    folder = Path(plan.store_path).parent / "runs" / ensemble.ensemble_id
+    folder = runs_folder(Path(plan.store_path).parent, ensemble.ensemble_id)
     return Job(ensemble.index, ensemble.config(), str(folder), [r.run_id for r in ensemble.pending])
 
 

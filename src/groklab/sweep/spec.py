@@ -57,10 +57,6 @@ class SweepSpec:
     max_members: int | None = None
     base_config: dict = field(default_factory=dict)  # the resolved base config, as a plain dict
 
-    @property
-    def grid_keys(self) -> list[str]:
-        return list(self.axes) + [k for group in self.zips for k in group]
-
     def points(self) -> list[dict[str, Any]]:
         """Every grid point (dotted key -> value), axes in the order written, zipped groups after."""
         dims: list[list[dict]] = [[{key: v} for v in values] for key, values in self.axes.items()]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from groklab.config import RunConfig
+from groklab.runtime import set_torch_threads
 from groklab.train.loop import EnsembleOutcome, run_ensemble
 
 PROGRESS_INTERVAL_S = 0.5  # how often a worker reports its epoch (the driver's bar needs no more)
@@ -43,30 +44,10 @@ class JobResult:
     worker: dict | None = None  # where a Ray task ran: host, pid, device, gpus
 
 
-def build_hooks(cfg: RunConfig) -> tuple:
-    """Li2 diagnostics when `li2.every > 0`, from `groklab.li2.hook` if that module is installed.
-
-    Imported lazily: only a missing `groklab.li2.hook` means "no hooks"; an import error inside it
-    is a real error and propagates.
-    """
-    if cfg.li2.every <= 0:
-        return ()
-    try:
-        from groklab.li2 import hook
-    except ModuleNotFoundError as err:
-        if err.name in ("groklab.li2.hook", "groklab.li2"):
-            return ()
-        raise
-    return tuple(hook.hooks_from_config(cfg))
-
-
 def run_job(job: Job, on_epoch: Callable[[int, int], None] | None = None) -> JobResult:
     """Train `job` and return its outcome, or the error text; never raises (but for interrupts)."""
     try:
-        if job.threads:
-            import torch
-
-            torch.set_num_threads(job.threads)
+        set_torch_threads(job.threads)
         report = None
         if on_epoch is not None:
             last = [0.0]
@@ -77,7 +58,7 @@ def run_job(job: Job, on_epoch: Callable[[int, int], None] | None = None) -> Job
                     last[0] = now
                     on_epoch(job.key, epoch)
 
-        outcome = run_ensemble(job.cfg, Path(job.folder), hooks=build_hooks(job.cfg), progress=False, on_epoch=report)
+        outcome = run_ensemble(job.cfg, Path(job.folder), progress=False, on_epoch=report)  # hooks from job.cfg
         return JobResult(outcome=outcome)
     except Exception:  # noqa: BLE001 - every failure goes back to the driver, which retries or records it
         return JobResult(error=traceback.format_exc())
@@ -97,10 +78,7 @@ def init_process(progress_queue, threads: int | None, parent_pid: int) -> None:
     """
     global _QUEUE
     _QUEUE = progress_queue
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+    set_torch_threads(threads)
     if sys.platform.startswith("linux"):
         try:
             import ctypes

@@ -6,14 +6,11 @@ import numpy as np
 
 from groklab.config import TaskConfig
 from groklab.errors import GroklabError
-from groklab.tasks.datasets import TaskData, make_task
+from groklab.tasks.datasets import OPS, TaskData, make_task
 from groklab.tasks.splits import Split, critical_fraction, split_rows
 
-# Used when a config names no split: Li2 Fig. 3 (n = 2016 of 5041 for Z71) for group composition,
-# and the Muon paper's Fig. 2 fractions for its tasks (sub is not in the paper; it follows add).
-DEFAULT_TRAIN_FRACTION = {
-    "compose": 0.4, "add": 0.8, "sub": 0.8, "div": 0.8, "exp": 0.7, "mul": 0.5, "gcd": 0.5, "parity": 0.5,
-}
+# Used when a config names no split (the registry's fractions, groklab.tasks.datasets.OPS).
+DEFAULT_TRAIN_FRACTION = {name: op.train_fraction for name, op in OPS.items()}
 
 
 def build_task(cfg: TaskConfig) -> TaskData:
@@ -21,7 +18,10 @@ def build_task(cfg: TaskConfig) -> TaskData:
     if cfg.op == "compose":
         from groklab.groups import get_group
 
-        group = get_group(cfg.group)
+        try:
+            group = get_group(cfg.group)
+        except GroklabError as err:  # name the config key, as every other config error does
+            raise GroklabError(f"invalid task.group: {err}") from None
     return make_task(op=cfg.op, group=group, modulus=cfg.modulus, arity=cfg.arity, parity_bits=cfg.parity_bits)
 
 

@@ -15,16 +15,14 @@ Conventions fixed here where the papers are silent (docs/conventions.md#tasks-an
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 from groklab.errors import GroklabError, closest
 from groklab.groups.group import FiniteGroup
 
-MODULAR_OPS = ("add", "sub", "mul", "div", "exp", "gcd")
-OPS = ("compose", *MODULAR_OPS, "parity")
 MAX_PARITY_BITS = 20  # 2^20 rows; beyond that the full table is no longer a small toy task
 # Full tables above 2^24 rows (Z4096 composed with itself, or modulus 4096) are refused before they are
 # built: they would need gigabytes before a model exists, and no experiment here uses one.
@@ -183,10 +181,29 @@ def parity(bits: int = 10) -> TaskData:
     )
 
 
-_MODULAR_BUILDERS = {
-    "add": modular_add, "sub": modular_sub, "mul": modular_mul,
-    "div": modular_div, "exp": modular_exp, "gcd": modular_gcd,
+@dataclass(frozen=True)
+class TaskOp:
+    """One task op of the registry: its builder and its default training fraction."""
+
+    build: Callable  # compose: (group, arity); modular ops: (modulus); parity: (bits)
+    train_fraction: float  # used when a config names no split (groklab.tasks.build)
+    modular: bool = False  # a binary op mod `task.modulus`
+
+
+# The task ops: one registry for make_task, the default splits and the config (task.op's allowed values).
+# Default fractions: Li2 Fig. 3 (n = 2016 of 5041 for Z71) for group composition, and the Muon paper's
+# Fig. 2 fractions for its tasks (sub is not in the paper; it follows add).
+OPS: dict[str, TaskOp] = {
+    "compose": TaskOp(group_composition, 0.4),
+    "add": TaskOp(modular_add, 0.8, modular=True),
+    "sub": TaskOp(modular_sub, 0.8, modular=True),
+    "mul": TaskOp(modular_mul, 0.5, modular=True),
+    "div": TaskOp(modular_div, 0.8, modular=True),
+    "exp": TaskOp(modular_exp, 0.7, modular=True),
+    "gcd": TaskOp(modular_gcd, 0.5, modular=True),
+    "parity": TaskOp(parity, 0.5),
 }
+MODULAR_OPS = tuple(name for name, op in OPS.items() if op.modular)
 
 
 def make_task(
@@ -212,14 +229,14 @@ def make_task(
             raise GroklabError("task op 'compose' needs a group (e.g. Z71, D12, S4)")
         _check_examples(group.order**arity if arity in (2, 3) else 0, f"compose:{group.name} with arity {arity}",
                         "use a smaller group or arity 2")
-        return group_composition(group, arity)
+        return OPS[op].build(group, arity)
     if arity != 2:
         raise GroklabError(f"task op {op!r} is binary (arity 2), got arity {arity}; only 'compose' allows arity 3")
     if op != "parity":
         _check_examples(modulus**2 if isinstance(modulus, int) else 0, f"{op} mod {modulus}", "use a smaller modulus")
     if op == "parity":
-        return parity(parity_bits)
-    return _MODULAR_BUILDERS[op](modulus)
+        return OPS[op].build(parity_bits)
+    return OPS[op].build(modulus)
 
 
 def _check_examples(rows: int, what: str, fix: str) -> None:

@@ -36,13 +36,18 @@ def save_snapshot(folder: Path, epoch: int, model: torch.nn.Module, members: lis
     return path
 
 
+def runs_folder(store_folder: str | Path, ensemble_id: str) -> Path:
+    """Where an ensemble's files (snapshots, resume state, TensorBoard logs) live: <store folder>/runs/<id>."""
+    return Path(store_folder) / "runs" / str(ensemble_id)
+
+
 def ensemble_folder(run: dict, store_folder: str | Path) -> Path:
     """Where a stored run's snapshots are: its recorded folder when that exists from here (it is stored as
     given, often relative to where training ran), else the store's own runs/<ensemble_id>."""
     recorded = Path(run.get("folder") or "")
     if run.get("folder") and recorded.is_dir():
         return recorded
-    return Path(store_folder) / "runs" / str(run.get("ensemble_id"))
+    return runs_folder(store_folder, run.get("ensemble_id"))
 
 
 def list_snapshots(folder: Path, until: int | None = None) -> list[tuple[int, Path]]:

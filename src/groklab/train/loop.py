@@ -12,7 +12,7 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable
 
 import numpy as np
 import torch
@@ -25,8 +25,9 @@ from groklab.train.compaction import Stack, compact
 from groklab.train.divergence import diverging
 from groklab.train.grokking import GrokThresholds, detect_grokking
 from groklab.train.heap import release_free_heap
+from groklab.train.hooks import Hook, HookContext, hook_summaries
 from groklab.train.preflight import preflight
-from groklab.train.setup import EnsembleData, setup
+from groklab.train.setup import setup
 from groklab.train.steps import accuracy, evaluate, minibatch_epoch, step
 from groklab.train.stopping import MemberStops
 from groklab.train.tensorboard import TensorBoardLogger
@@ -89,23 +90,6 @@ class History:
         return e[keep], ta[keep], va[keep]
 
 
-# -- hooks -----------------------------------------------------------------------------------------
-
-@dataclass
-class HookContext:
-    epoch: int
-    cfg: RunConfig
-    model: torch.nn.Module
-    data: EnsembleData
-    active: torch.Tensor
-
-
-class Hook(Protocol):
-    every: int
-
-    def __call__(self, ctx: HookContext) -> dict[str, torch.Tensor | np.ndarray]: ...
-
-
 # -- the loop --------------------------------------------------------------------------------------
 
 @dataclass
@@ -137,7 +121,7 @@ def plan_members(cfg: RunConfig) -> tuple[list[RunConfig], list[str], str]:
 def record_start(store: Store, cfg: RunConfig, *, sweep_id: str | None = None) -> None:
     """Mark every member of `cfg` as running in the store (one transaction per member)."""
     members, run_ids, ensemble_id = plan_members(cfg)
-    folder = store.folder / "runs" / ensemble_id
+    folder = ckpt.runs_folder(store.folder, ensemble_id)
     for s, (member, run_id) in enumerate(zip(members, run_ids)):
         store.start_run(run_id, config=member.model_dump(mode="json"), seed=member.train.seeds[0],
                         config_hash=member.config_hash(), name=cfg.name, ensemble_id=ensemble_id, member=s,
@@ -156,7 +140,8 @@ def train(cfg: RunConfig, *, store: Store | None = None, sweep_id: str | None = 
     """Train the ensemble described by `cfg`; return one result dict per member (also stored).
 
     Skips training when the store already has every member complete (unless `force`), and resumes
-    from the ensemble's last resume checkpoint when one exists.
+    from the ensemble's last resume checkpoint when one exists. The hooks the config asks for (e.g.
+    `li2.every`) are built by `setup`; `hooks` adds extras.
 
     Train accuracy with minibatches is the train-mode running mean over the epoch's batches (dropout
     on), as the Muon paper's base code logs it; that value feeds the grokking "train accuracy has
@@ -168,7 +153,7 @@ def train(cfg: RunConfig, *, store: Store | None = None, sweep_id: str | None = 
     if not force and store.completed(run_ids) == set(run_ids):
         return [dict(store.run(r)["summary"], skipped=True) for r in run_ids]
     record_start(store, cfg, sweep_id=sweep_id)
-    outcome = run_ensemble(cfg, store.folder / "runs" / ensemble_id, hooks=hooks, progress=progress, force=force,
+    outcome = run_ensemble(cfg, ckpt.runs_folder(store.folder, ensemble_id), hooks=hooks, progress=progress, force=force,
                            on_epoch=on_epoch)
     record_outcome(store, outcome)
     return outcome.results
@@ -183,24 +168,19 @@ def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), 
     """
     members, run_ids, ensemble_id = plan_members(cfg)
     folder = Path(folder)
-    device, dtype, seeds, task, data, model, loss_fn, optimizer = setup(cfg)
+    run = setup(cfg)
+    device, dtype, seeds, task, loss_fn = run.device, run.dtype, run.seeds, run.task, run.loss_fn
+    hooks = (*run.hooks, *hooks)  # the config's hooks, then the caller's extras
     t = cfg.train
     S = len(seeds)
-    stack = Stack(cfg, list(range(S)), data, model, optimizer,
+    stack = Stack(cfg, list(range(S)), run.data, run.model, run.optimizer,
                   [torch.Generator().manual_seed(seed + 7_919) for seed in seeds])  # minibatch order per member
     members_state = MemberStops(S, GrokThresholds(t.memorize_acc, t.grok_acc, t.stable_evals, t.sustain_evals), t.stop)
     history, start, elapsed = History(), 0, 0.0
-    resume = None if force else ckpt.load_resume(folder)
-    if resume is not None and resume.get("run_ids") == run_ids:
-        alive = resume.get("alive", [s for s, d in enumerate(resume["diverged_at"]) if d is None])
-        if alive != stack.alive:
-            stack = compact(stack, alive, task, device, dtype, hooks)
-        stack.model.load_state_dict(resume["model"])
-        stack.optimizer.load_state_dict(resume["optimizer"])
-        history, start, elapsed = resume["history"], resume["next_epoch"], resume["elapsed"]
-        members_state.load(resume.get("stops"), resume["diverged_at"])
-        for g, state in zip(stack.generators, resume.get("generators", [])):
-            g.set_state(state)
+    resumed = None if force else _load_resume(folder, run_ids, stack, members_state, task, device, dtype, hooks)
+    if resumed is not None:
+        stack, history, start, elapsed = resumed
+    data, model = stack.data, stack.model
 
     full_batch = t.batch_size is None or t.batch_size >= data.y_train.shape[1]
     collapse_fn = _collapse_fn(cfg)
@@ -231,21 +211,14 @@ def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), 
             train_loss, train_acc = minibatch_epoch(model, loss_fn, optimizer, data, t.batch_size, stack.generators,
                                                      active)
 
-        nan = torch.full((stack.size,), float("nan"), dtype=torch.float64, device=device)
-        test_loss = test_acc = collapse = nan
+        test_loss = test_acc = collapse = torch.full((stack.size,), float("nan"), dtype=torch.float64, device=device)
         evaluated = epoch % t.eval_every == 0 or last
         if evaluated:
-            model.eval()
-            test_loss, test_acc = evaluate(model, loss_fn, data.x_test, data.y_test)
-            train_eval = None
-            if eval_mode_train_acc and (t.train_eval_every is None or epoch % t.train_eval_every == 0 or last):
-                # series only; the running train-mode value feeds grokking detection
-                train_eval = evaluate(model, loss_fn, data.x_train, data.y_train, collapse_fn=collapse_fn)
-                history.series.append((epoch, "train_acc_eval", spread(train_eval[1])))
-            if collapse_fn is not None and full_batch:
-                collapse = collapse_fn(logits.detach()).to(torch.float64)
-            elif collapse_fn is not None and train_eval is not None:  # minibatch: from the eval-mode pass above
-                collapse = train_eval[2].to(torch.float64)
+            train_pass = eval_mode_train_acc and (t.train_eval_every is None or epoch % t.train_eval_every == 0 or last)
+            test_loss, test_acc, collapse, train_acc_eval = _evaluate(
+                model, loss_fn, data, collapse_fn, train_pass, logits if full_batch else None, collapse)
+            if train_acc_eval is not None:  # series only; the running train-mode value feeds grokking detection
+                history.series.append((epoch, "train_acc_eval", spread(train_acc_eval)))
 
         # a runaway (train/divergence.py) measured against the member's own epoch-0 loss
         diverged = diverging(train_loss, history.train_loss[0][alive] if history.train_loss else None)
@@ -273,12 +246,7 @@ def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), 
         if ending and survivors:
             stack = compact(stack, survivors, task, device, dtype, hooks)
         if (epoch + 1) % t.checkpoint_every == 0 and not last and survivors:
-            ckpt.save_resume(folder, dict(run_ids=run_ids, model=stack.model.state_dict(),
-                                          optimizer=stack.optimizer.state_dict(), history=history,
-                                          next_epoch=epoch + 1, diverged_at=members_state.diverged_at,
-                                          stops=members_state.state(), alive=stack.alive,
-                                          elapsed=time.perf_counter() - clock,
-                                          generators=[g.get_state() for g in stack.generators]))
+            _save_resume(folder, run_ids, stack, history, epoch + 1, members_state, time.perf_counter() - clock)
         if bar is not None:
             bar.update(1)
             if epoch % max(1, t.eval_every) == 0:
@@ -299,8 +267,56 @@ def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), 
 
     wall = time.perf_counter() - clock
     results = _summaries(cfg, members, run_ids, seeds, history, members_state, wall)
+    for s, result in enumerate(results):  # e.g. Li2 stage onsets, from the member's series as they are stored
+        result.update(hook_summaries(hooks, history.series_rows(s, result.get("stopped_epoch"))))
     (folder / "resume.pt").unlink(missing_ok=True)
     return EnsembleOutcome(run_ids, members, ensemble_id, folder, results, history)
+
+
+# -- steps of the loop -----------------------------------------------------------------------------
+
+def _load_resume(folder: Path, run_ids: list[str], stack: Stack, stops: MemberStops, task, device, dtype, hooks):
+    """(stack, history, next epoch, elapsed seconds) from `folder`'s resume state when it belongs to these
+    runs, with `stops` restored and the stack compacted to the members then alive; else None."""
+    resume = ckpt.load_resume(folder)
+    if resume is None or resume.get("run_ids") != run_ids:
+        return None
+    alive = resume.get("alive", [s for s, d in enumerate(resume["diverged_at"]) if d is None])
+    if alive != stack.alive:
+        stack = compact(stack, alive, task, device, dtype, hooks)
+    stack.model.load_state_dict(resume["model"])
+    stack.optimizer.load_state_dict(resume["optimizer"])
+    stops.load(resume.get("stops"), resume["diverged_at"])
+    for g, state in zip(stack.generators, resume.get("generators", [])):
+        g.set_state(state)
+    return stack, resume["history"], resume["next_epoch"], resume["elapsed"]
+
+
+def _save_resume(folder: Path, run_ids: list[str], stack: Stack, history: History, next_epoch: int,
+                 stops: MemberStops, elapsed: float) -> None:
+    """Everything `_load_resume` needs to continue bit for bit at `next_epoch` (replaced atomically)."""
+    ckpt.save_resume(folder, dict(run_ids=run_ids, model=stack.model.state_dict(),
+                                  optimizer=stack.optimizer.state_dict(), history=history,
+                                  next_epoch=next_epoch, diverged_at=stops.diverged_at,
+                                  stops=stops.state(), alive=stack.alive, elapsed=elapsed,
+                                  generators=[g.get_state() for g in stack.generators]))
+
+
+def _evaluate(model, loss_fn, data, collapse_fn, train_pass: bool, full_batch_logits, collapse):
+    """One evaluation of the stack: (test loss, test accuracy, collapse fraction, eval-mode train accuracy or
+    None), each [S']. `train_pass`: run the eval-mode pass over the training set (train.train_eval_every).
+    The collapse fraction comes from the full-batch train logits of this epoch, or with minibatches from
+    that pass; `collapse` (NaN) is kept without a collapse_fn or when the pass is skipped."""
+    model.eval()
+    test_loss, test_acc = evaluate(model, loss_fn, data.x_test, data.y_test)
+    train_eval = None
+    if train_pass:
+        train_eval = evaluate(model, loss_fn, data.x_train, data.y_train, collapse_fn=collapse_fn)
+    if collapse_fn is not None and full_batch_logits is not None:
+        collapse = collapse_fn(full_batch_logits.detach()).to(torch.float64)
+    elif collapse_fn is not None and train_eval is not None:
+        collapse = train_eval[2].to(torch.float64)
+    return test_loss, test_acc, collapse, None if train_eval is None else train_eval[1]
 
 
 def _spread(values, alive: list[int], size: int) -> np.ndarray:

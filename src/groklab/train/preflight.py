@@ -15,6 +15,7 @@ import torch
 from groklab.config import RunConfig
 from groklab.dtypes import DTYPES
 from groklab.errors import GroklabError
+from groklab.train.hooks import hooks_for
 from groklab.train.memory import check_fits, member_bytes, task_shapes
 from groklab.train.setup import EnsembleData, build_loss, build_model, build_optim, resolve_device
 
@@ -46,6 +47,7 @@ def preflight(cfg: RunConfig) -> Preflight:
     per_member = member_bytes(cfg, **shapes)
     check_fits(cfg, per_member, len(seeds), device.type)
     _probe_constructors(cfg, task, shapes, seeds)
+    hooks_for(cfg)  # a hook refuses what it cannot serve (li2.every with a transformer) before anything is stored
     if cfg.train.tensorboard:
         from groklab.train.tensorboard import require_tensorboard
 

@@ -1,11 +1,13 @@
-"""Assemble an ensemble run from a config: device, data tensors, model, loss, optimizer.
+"""Assemble an ensemble run from a config: device, data tensors, model, loss, optimizer, hooks.
 
-Each piece is built by the layer that owns it; this file only wires config values to them.
+Each piece is built by the layer that owns it; this file only wires config values to them. `setup(cfg)`
+is the one place a run is built: the training loop, sweeps' workers and reproductions all go through it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -16,7 +18,7 @@ from groklab.errors import GroklabError
 from groklab.tasks.build import build_task, split_for
 from groklab.tasks.datasets import TaskData
 from groklab.tasks.encoding import token_sequences
-
+from groklab.train.hooks import hooks_for
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -120,12 +122,28 @@ def build_optim(cfg: RunConfig, model: torch.nn.Module, device, dtype):
                            weight_decay=per_member("weight_decay"), routing=routing, **hyper)
 
 
-def setup(cfg: RunConfig):
-    """Everything a training loop needs, in data-flow order."""
+@dataclass
+class Run:
+    """Everything a training loop needs, built from one config (`setup`)."""
+
+    device: torch.device
+    dtype: torch.dtype
+    seeds: list[int]  # one per member
+    task: TaskData
+    data: EnsembleData
+    model: torch.nn.Module
+    loss_fn: Callable
+    optimizer: object  # the combined per-member optimizer (`groklab.optim.build_optimizer`)
+    hooks: tuple  # what the config asks for (`groklab.train.hooks.hooks_for`), e.g. the Li2 diagnostics
+
+
+def setup(cfg: RunConfig) -> Run:
+    """Build the run `cfg` describes, in data-flow order."""
     device = resolve_device(cfg.train.device)
     dtype = DTYPES[cfg.train.dtype]
     seeds = cfg.member_seeds()
     task = build_task(cfg.task)
     data = build_data(cfg, task, seeds, device)
     model = build_model(cfg, task, data, seeds, device, dtype)
-    return device, dtype, seeds, task, data, model, build_loss(cfg), build_optim(cfg, model, device, dtype)
+    return Run(device, dtype, seeds, task, data, model, build_loss(cfg), build_optim(cfg, model, device, dtype),
+               hooks_for(cfg))

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from groklab.dtypes import DTYPES, resolve_dtype
 from groklab.errors import GroklabError, closest
+from groklab.losses.kinds import CENTRINGS, LOSS_DTYPES, LOSS_KINDS
 
 __all__ = [
     "mse_class_centred",
@@ -46,8 +47,7 @@ __all__ = [
     "get_loss",
 ]
 
-LOSS_DTYPES = tuple(DTYPES)
-CENTRINGS = ("class", "sample")
+assert set(LOSS_DTYPES) == set(DTYPES)  # the registry names the precisions groklab computes in
 
 
 def _labels(labels: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
@@ -164,12 +164,7 @@ def zero_loss_fraction(logits: torch.Tensor, labels: torch.Tensor, dtype="float3
 
 # ---------------------------------------------------------------------------------------------------
 # Registry
-LOSSES: dict[str, Callable[..., torch.Tensor]] = {
-    "mse": mse_class_centred,  # the reference default; get_loss(centring="sample") picks the paper's
-    "ce": cross_entropy,
-    "stablemax": stablemax_cross_entropy,
-    "sparsemax": sparsemax_loss,
-}
+LOSSES: dict[str, Callable[..., torch.Tensor]] = {kind: globals()[k.impl] for kind, k in LOSS_KINDS.items()}
 
 
 def get_loss(kind: str, centring: str = "class", dtype="float32", normalise: bool = True) -> Callable:
