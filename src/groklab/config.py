@@ -176,6 +176,12 @@ class Li2Config(_Section):
     kernel_samples: int = Field(256, ge=2)
 
 
+class FeaturesConfig(_Section):
+    """Irrep progress measures of a transformer on a group task (groklab.li2.features_hook)."""
+
+    every: int = Field(0, ge=0)  # 0: off
+
+
 class StoreConfig(_Section):
     path: str = Field(default_factory=lambda: os.environ.get("GROKLAB_STORE", DEFAULT_STORE))
 
@@ -188,6 +194,7 @@ class RunConfig(_Section):
     optim: OptimConfig = Field(default_factory=OptimConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     li2: Li2Config = Field(default_factory=Li2Config)
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
 
     @model_validator(mode="after")
@@ -223,6 +230,8 @@ class RunConfig(_Section):
                                                       "train": {"progress", "tensorboard"}})
         if data["train"]["stop"] == "never":  # the default leaves ids of runs without early stopping as they were
             del data["train"]["stop"]
+        if data["features"]["every"] == 0:  # likewise for runs without the feature hook (its series change the run)
+            del data["features"]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 

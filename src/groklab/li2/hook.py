@@ -181,14 +181,17 @@ class Li2Hook:
 
 
 def hooks_from_config(cfg) -> tuple:
-    """`(Li2Hook(cfg),)` when cfg.li2.every > 0, else `()`. The diagnostics need the two-layer model."""
+    """`(Li2Hook(cfg),)` when cfg.li2.every > 0, and the transformer feature hook when cfg.features.every > 0
+    (`groklab.li2.features_hook`); `()` when neither. The Li2 diagnostics need the two-layer model."""
+    from groklab.li2.features_hook import feature_hooks
+
     if cfg.li2.every <= 0:
-        return ()
+        return feature_hooks(cfg)
     if cfg.model.kind != "two_layer":
         raise GroklabError(f"li2.every={cfg.li2.every} needs model.kind=two_layer (the Li2 network), got {cfg.model.kind!r}; set li2.every=0")
     if cfg.model.complex_weights:
         raise GroklabError("li2.every > 0 is not supported with model.complex_weights=true; set li2.every=0")
-    return (Li2Hook(cfg),)
+    return (Li2Hook(cfg), *feature_hooks(cfg))
 
 
 def stages_from_series(frame, rule: StageRule | None = None) -> dict[str, dict]:

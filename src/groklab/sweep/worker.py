@@ -44,12 +44,12 @@ class JobResult:
 
 
 def build_hooks(cfg: RunConfig) -> tuple:
-    """Li2 diagnostics when `li2.every > 0`, from `groklab.li2.hook` if that module is installed.
+    """Li2 diagnostics when `li2.every > 0` (and transformer features when `features.every > 0`), from `groklab.li2.hook` if that module is installed.
 
     Imported lazily: only a missing `groklab.li2.hook` means "no hooks"; an import error inside it
     is a real error and propagates.
     """
-    if cfg.li2.every <= 0:
+    if cfg.li2.every <= 0 and cfg.features.every <= 0:
         return ()
     try:
         from groklab.li2 import hook
