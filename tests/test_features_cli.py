@@ -103,6 +103,9 @@ def test_a_transformer_learns_composition_in_a_nonabelian_group_through_the_cli(
     assert labels == ["1a", "1b", "2a", "2b"] and [r["degree"] for r in out["embedding"]["spectrum"]] == [1, 1, 2, 2]
     assert set(out["embedding"]["key_irreps"]) <= set(labels[1:])
     assert sum(r["fraction"] for r in out["embedding"]["spectrum"]) == pytest.approx(1, abs=1e-5)
+    report = _json(capsys, "report", member["run_id"], "--store", store, "--out", tmp_path / "report", "--json")
+    assert "Transformer irrep features" in report["sections"] and "Li2 diagnostics" not in report["sections"]
+    assert (tmp_path / "report" / "features.png").stat().st_size > 10_000
 
 
 def test_the_feature_hook_leaves_training_unchanged(capsys, tmp_path):
