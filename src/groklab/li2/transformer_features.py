@@ -196,3 +196,12 @@ def neuron_summary(group, acts: torch.Tensor) -> dict:
                 mean_purity=round(float(nodes["purity"][nodes["active"]].mean()), 4) if bool(nodes["active"].any()) else None,
                 covered=[labels[r] for r in np.flatnonzero(nodes["covered"].cpu().numpy())],
                 covered_count=int(nodes["count"]), irreps=len(labels) - 1, per_irrep=per_irrep)
+
+
+def acquisition_epoch(epochs, covered) -> int | None:
+    """The first logged epoch from which a run's neuron coverage has reached the count it ends with (None when
+    it ends covering nothing): when its features have arrived, to compare with its grok epoch."""
+    epochs, covered = np.asarray(epochs), np.asarray(covered, dtype=float)
+    if not covered.size or covered[-1] <= 0:
+        return None
+    return int(epochs[np.flatnonzero(covered >= covered[-1])[0]])

@@ -63,3 +63,37 @@ def features_figure(series: pd.DataFrame, members: Sequence[Member], *, title: s
     fig.legend(handles=handles, loc="outside lower center", ncol=min(6, len(handles)), fontsize=8)
     fig.suptitle(title, fontsize=13)
     return fig
+
+
+def optimizer_features_figure(series: pd.DataFrame, runs: pd.DataFrame, keys: list[tuple[str, str]], *,
+                              labels: dict[str, str], title: str) -> Figure:
+    """A grid of `keys` (rows) × tasks (columns): one thin line per run coloured by optimizer, the median per
+    optimizer bold, each grokked run's grok epoch as a tick on the x axis. `runs` has run_id, task, optimizer,
+    grok_epoch; `series` is the store's long frame."""
+    tasks = list(dict.fromkeys(runs["task"]))
+    optimizers = list(dict.fromkeys(runs["optimizer"]))
+    palette = dict(zip(optimizers, ["#dd8452", "#4c72b0", "#55a868", "#c44e52"]))
+    fig = new_figure(4.4 * len(tasks), 2.9 * len(keys) + 0.8)
+    for i, (key, label) in enumerate(keys):
+        for j, task in enumerate(tasks):
+            ax = fig.add_subplot(len(keys), len(tasks), i * len(tasks) + j + 1)
+            for opt in optimizers:
+                ids = runs[(runs["task"] == task) & (runs["optimizer"] == opt)]
+                part = series[(series["key"] == key) & series["run_id"].isin(ids["run_id"])]
+                wide = part.pivot(index="epoch", columns="run_id", values="value").sort_index()
+                for run_id in wide.columns:
+                    ax.plot(wide.index, wide[run_id], color=palette[opt], lw=0.7, alpha=0.5)
+                if not wide.empty:
+                    ax.plot(wide.index, wide.median(axis=1), color=palette[opt], lw=2)
+                for g in ids["grok_epoch"].dropna():
+                    ax.axvline(float(g), color=palette[opt], ls=":", lw=0.8)
+            if "loss" in key and (series.loc[series["key"] == key, "value"] > 0).all():
+                ax.set_yscale("log")
+            ax.set(title=f"{task}: {label}", xlabel=EPOCH_LABEL, ylabel=label.split(" (")[0])
+            ax.title.set_fontsize(9)
+            ax.grid(alpha=0.3)
+    handles = [Line2D([], [], color=palette[o], lw=2, label=f"{labels.get(o, o)} (median; thin: runs)") for o in optimizers]
+    handles.append(Line2D([], [], color="0.3", ls=":", lw=0.8, label="grok epoch of a run"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8)
+    fig.suptitle(title, fontsize=12)
+    return fig
