@@ -127,6 +127,21 @@ def test_two_layer_runs_get_the_li2_features_from_the_same_verb(capsys, tmp_path
     assert both[0] == both[1] and both[0]["group"] == "Z7" and "covered" in both[0]
 
 
+def test_the_hook_follows_its_members_when_the_stack_is_compacted():
+    from groklab.config import load_config
+    from groklab.li2.features_hook import FeaturesHook
+    from groklab.tasks.build import build_task, split_for
+
+    cfg = load_config("muon_grokking", ["task.op=compose", "task.group=S3", "train.seeds=[0,1,2]", "features.every=5"])
+    hook = FeaturesHook(cfg)
+    hook.select_members([0, 2])  # member 1 stopped
+    task = build_task(cfg.task)
+    for position, seed in enumerate((0, 2)):
+        split = split_for(cfg.task, task, seed)
+        assert hook.rows["train"][position].tolist() == split.train.tolist()
+        assert hook.rows["test"][position].tolist() == split.test.tolist()
+
+
 def _one_line_error(capsys, *args, match):
     code, out, err = run(capsys, *args)
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
@@ -142,6 +157,10 @@ def test_bad_feature_input_is_one_line_and_exit_2(capsys, tmp_path):
     rid = member["run_id"][:8]
     err = _one_line_error(capsys, "features", rid, "--store", store, "--epoch", "7", match="no snapshot at epoch 7")
     assert "saved epochs: 0-2, 50-150 every 50" in err
+    (two,) = _train(capsys, store, "li2_fig3", "task.group=Z7", "model.width=8", "train.epochs=150",
+                    "train.checkpoint_dense_until=3", "train.checkpoint_every=50", "train.progress=false")
+    _one_line_error(capsys, "features", two["run_id"][:8], "--store", store, "--epoch", "7",
+                    match="saved epochs: 0-2, 50-150 every 50")
     shutil.rmtree(tmp_path / "runs")
     _one_line_error(capsys, "features", rid, "--store", store, match="has no weight snapshots")
     _one_line_error(capsys, "features", "nope", "--store", store, match="no run 'nope'")
