@@ -8,7 +8,6 @@ import math
 import shutil
 
 import pytest
-import torch
 
 from groklab.store import Store
 from helpers import cli as run

@@ -122,13 +122,12 @@ def verdicts(runs: pd.DataFrame, budget: int) -> list[Verdict]:
 def run(ctx: Context) -> list[Verdict]:
     settings = QUICK if ctx.quick else FULL
     store = Store(ctx.store_path)
-    rows, results = [], {}
+    rows = []
     for task in settings["tasks"]:
         for optimizer in OPTIMIZERS:
             cfg = cell_config(ctx, settings, task, optimizer)
             ctx.echo(f"  {task}: {LABELS[optimizer]}, {cfg.num_members} seeds, {cfg.train.epochs} epochs")
             res = train(cfg, store=store, hooks=hooks_from_config(cfg), progress=ctx.progress)
-            results[(task, optimizer)] = res
             rows += measure(store, res, cfg, task, optimizer)
     runs = pd.DataFrame(rows)
     budget = int(cfg.train.epochs)
