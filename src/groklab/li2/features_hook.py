@@ -82,8 +82,9 @@ class FeaturesHook:
                "features.unembed_key_power": unembed["key_power"]}
         if self.grid:
             n = group.order
-            neurons = T.classify_neurons(T.neuron_spectra(group, acts.view(S, n, n, -1)))
-            out["features.covered"] = neurons["count"].to(torch.float64)
+            # one member at a time: the neuron spectra's Fourier transforms are |G|³·F complex values per member
+            counts = [T.classify_neurons(T.neuron_spectra(group, acts[s].view(n, n, -1)))["count"] for s in range(S)]
+            out["features.covered"] = torch.stack(counts).to(torch.float64)
 
         variants = {"": logits, "restricted_": T.restricted_logits(group, logits, key["mask"]),
                     "excluded_": T.excluded_logits(group, logits, key["mask"])}
