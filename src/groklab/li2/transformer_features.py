@@ -37,7 +37,7 @@ from groklab.groups import fourier_transform, inverse_fourier_transform, real_ir
 # The key set must hold this share of the non-trivial power. It has to keep every irrep the network computes
 # with, or the restricted loss measures a missing feature: on grokked Z31 transformers a share of 0.6 kept 3-4
 # of the 5-8 irreps that carry the embedding and the logits (restricted loss 1.5-4x the full loss), 0.9 kept
-# them all (within 10 %), while a random embedding still needs 13-14 of 15 irreps. Much closer to 1 the set
+# them all (within 10 %), while the embedding at initialisation needs 14 of 15. Much closer to 1 the set
 # would sweep in the thin noise floor that weight decay never removes (docs/transformer-features.md).
 KEY_FRACTION = 0.9
 NEURON_PURITY = 0.5  # a neuron holds an irrep when at least half of its non-trivial power is there
