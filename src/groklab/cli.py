@@ -11,11 +11,11 @@ import sys
 
 import typer
 
-from groklab.commands import groups, li2, report, reproduce, runs, sweep, train
+from groklab.commands import features, groups, li2, report, reproduce, runs, sweep, train
 from groklab.errors import GroklabError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train, measure and explain grokking on group arithmetic.")
-for command_module in (groups, train, li2, reproduce, report, sweep, runs):
+for command_module in (groups, train, features, li2, reproduce, report, sweep, runs):
     command_module.register(app)
 
 

@@ -202,6 +202,12 @@ class Li2Config(_Section):
     kernel_samples: int = Field(256, ge=2)
 
 
+class FeaturesConfig(_Section):
+    """Irrep progress measures of a transformer on a group task (groklab.li2.features_hook)."""
+
+    every: int = Field(0, ge=0)  # 0: off
+
+
 class StoreConfig(_Section):
     path: str = Field(default_factory=default_store_path)
 
@@ -214,6 +220,7 @@ class RunConfig(_Section):
     optim: OptimConfig = Field(default_factory=OptimConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     li2: Li2Config = Field(default_factory=Li2Config)
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
 
     @model_validator(mode="after")
@@ -256,6 +263,8 @@ class RunConfig(_Section):
         # change the id: hashed at its default rather than dropped, so that runs stored with the default
         # keep the ids they have (only runs stored with another value get a new one).
         data["train"]["checkpoint_every"] = TrainConfig.model_fields["checkpoint_every"].default
+        if data["features"]["every"] == 0:  # likewise for runs without the feature hook (its series change the run)
+            del data["features"]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -20,8 +20,6 @@ from groklab.errors import GroklabError
 
 li2_app = typer.Typer(no_args_is_help=True, help="Li2 analyses: trained features of a run, energy maxima, theory numbers.")
 
-COVERAGE_POINTS = 12  # snapshots summarised in the coverage-over-training line
-
 
 def register(app: typer.Typer) -> None:
     app.add_typer(li2_app, name="li2")
@@ -41,54 +39,14 @@ def features_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Per-irrep node counts and purity of a trained first layer, the missing irreps and E_S (Thm 7),
-    and feature coverage over the run's snapshots."""
-    from groklab.train.cells import member_weights
-    from groklab.li2.features import classify_nodes, coverage, coverage_over_training, missing_features
-    from groklab.report.snapshots import snapshot_group
-    from groklab.train.checkpoint import load_snapshot, run_snapshots
+    and feature coverage over the run's snapshots (also `groklab features RUN`)."""
+    from groklab.commands.features import print_two_layer, two_layer_features
 
-    db = existing_store(store)
-    row = db.run(run_id)
-    group = snapshot_group(row["config"])
-    if group is None:
-        raise GroklabError(f"run {row['run_id'][:8]} is not a real two-layer network on group composition; "
-                           "features need model.kind=two_layer and task.op=compose")
-    weights = member_weights(db, row["run_id"], epoch)
-    W, V = weights["W"].to(float), weights["V"].to(float)
-    nodes = classify_nodes(W, group, V)
-    cov = coverage(W, group, nodes=nodes)
-    missing = missing_features(W, group)
-    snaps = run_snapshots(row, db.folder)
-    step = max(1, math.ceil(len(snaps) / COVERAGE_POINTS))
-    picked = snaps[::step] + ([snaps[-1]] if (len(snaps) - 1) % step else [])
-    over = coverage_over_training(((e, load_snapshot(p, int(row["member"]))["W"]) for e, p in picked), group)
-
-    counted = cov["active"] & (nodes["purity"] >= 0.8)
-    per_irrep = []
-    for i, label in enumerate(nodes["labels"]):
-        holders = counted & (nodes["dominant"] == i)
-        if bool(holders.any()):
-            per_irrep.append(dict(irrep=label, nodes=int(holders.sum()), mean_purity=round(float(nodes["purity"][holders].mean()), 4),
-                                  readout_same_irrep=int((nodes["readout_dominant"][holders] == i).sum())))
-    result = dict(
-        run=row["run_id"], group=group.name, width=int(W.shape[0]), epoch=epoch if epoch is not None else (snaps[-1][0] if snaps else None),
-        active_nodes=int(cov["active"].sum()), mean_purity=round(float(cov["mean_purity"]), 4),
-        covered=f"{int(cov['count'])}/{len(nodes['labels']) - 1}", missing=missing["missing"],
-        missing_energy_mean=missing["active_energy_mean"], per_irrep=per_irrep,
-        coverage_over_training=[dict(epoch=e, fraction=round(float(f), 4)) for e, f in zip(over["epochs"], over["fraction"].tolist())],
-    )
+    result = two_layer_features(existing_store(store), run_id, epoch)
     if as_json:
         print_json(result)
         return
-    typer.echo(f"run {row['run_id'][:8]}: {group.name}, K={result['width']}, epoch {result['epoch']}")
-    typer.echo(f"  active nodes (‖w‖ ≥ ¼ max): {result['active_nodes']}, mean purity {result['mean_purity']:.3f}")
-    typer.echo(f"  irreps covered by an active node of purity ≥ 0.8: {result['covered']}; missing: "
-               f"{', '.join(result['missing']) or 'none'}")
-    typer.echo(f"  E_S of the active nodes (Thm 7; ≈ 0 once S is learned): {result['missing_energy_mean']:.4g}")
-    typer.echo("  coverage over training: " + ", ".join(f"{c['epoch']}: {c['fraction']:.2f}" for c in result["coverage_over_training"]))
-    typer.echo(f"  {'irrep':>8} {'nodes':>6} {'purity':>7} {'V same irrep':>13}")
-    for r in per_irrep:
-        typer.echo(f"  {r['irrep']:>8} {r['nodes']:>6} {r['mean_purity']:>7.3f} {r['readout_same_irrep']:>13}")
+    print_two_layer(result)
 
 
 @li2_app.command("energy")
@@ -106,11 +64,11 @@ def energy_command(
     import torch
 
     from groklab.li2.energy import ACTIVATIONS, ascend_energy, census, full_data
-    from groklab.models.activations import get_activation
 
     if not 0 < fraction <= 1:
         raise GroklabError(f"--fraction must be in (0, 1], got {fraction}")
-    get_activation(activation, ACTIVATIONS, what="--activation")
+    if activation not in ACTIVATIONS:
+        raise GroklabError(f"unknown activation {activation!r}; choose one of {', '.join(sorted(ACTIVATIONS))}")
     group = _group(group_name)
     idx, labels = full_data(group)
     if fraction < 1:

@@ -271,12 +271,17 @@ class TransformerEnsemble(nn.Module):
             mask[s].uniform_(generator=self._generator)
         return mask.lt_(1.0 - self.dropout)  # in place: a uniform draw below keep -> 1.0, else 0.0
 
-    def _ffn(self, x: torch.Tensor, blk: _Block, layer: int) -> torch.Tensor:
-        """x + W2 dropout(SiLU(W1 n(x)) ⊙ W3 n(x)) for x [S, N, W]. W1 and W3 run as two matmuls: one
-        fused matmul would need a split whose backward writes a zero-filled [S, N, 2F] gradient."""
+    def _ffn_hidden(self, x: torch.Tensor, blk: _Block) -> torch.Tensor:
+        """The FFN's hidden activations SiLU(W1 n(x)) ⊙ W3 n(x) for x [S, N, W] -> [S, N, F] (before dropout).
+        W1 and W3 run as two matmuls: one fused matmul would need a split whose backward writes a
+        zero-filled [S, N, 2F] gradient."""
         xn = self._rms(x)
         a = F.silu(torch.bmm(xn, self._gained(blk.w1, blk.ffn_norm).mT))
-        a = a * torch.bmm(xn, self._gained(blk.w3, blk.ffn_norm).mT)
+        return a * torch.bmm(xn, self._gained(blk.w3, blk.ffn_norm).mT)
+
+    def _ffn(self, x: torch.Tensor, blk: _Block, layer: int) -> torch.Tensor:
+        """x + W2 dropout(SiLU(W1 n(x)) ⊙ W3 n(x)) for x [S, N, W]."""
+        a = self._ffn_hidden(x, blk)
         mask = self._dropout_mask(a, layer)
         if mask is None:
             return torch.baddbmm(x, a, blk.w2.mT)
@@ -298,8 +303,13 @@ class TransformerEnsemble(nn.Module):
         return self._ffn(x, blk, layer).view(S, L, n, W)
 
     def _last_block(self, x: torch.Tensor, blk: _Block, layer: int) -> torch.Tensor:
-        """The final block at the last position only: x [S, L, n, W] -> [S, n, W]. Keys and values need
-        every position; the last query attends to all of them, so no mask is needed."""
+        """The final block at the last position only: x [S, L, n, W] -> [S, n, W]."""
+        return self._ffn(self._last_attention(x, blk), blk, layer)
+
+    def _last_attention(self, x: torch.Tensor, blk: _Block) -> torch.Tensor:
+        """The final block's attention sublayer at the last position: x [S, L, n, W] -> the residual
+        stream [S, n, W] that its FFN reads. Keys and values need every position; the last query
+        attends to all of them, so no mask is needed."""
         S, L, n, W = x.shape
         H, hd = self.heads, self.head_dim
         xn = self._rms(x)
@@ -310,7 +320,7 @@ class TransformerEnsemble(nn.Module):
         # one query against L keys: scores by a broadcast product (cheaper than a batched L=1 matmul)
         p = torch.softmax((q * k).sum(-1) * hd**-0.5, dim=1)  # [S, L, n, H]
         o = (p.unsqueeze(-1) * v).sum(1).view(S, n, W)
-        return self._ffn(torch.baddbmm(x[:, -1], o, blk.wo.mT), blk, layer)
+        return torch.baddbmm(x[:, -1], o, blk.wo.mT)
 
     def _advance_dropout(self) -> None:
         if self.training and self.dropout > 0:
@@ -332,6 +342,25 @@ class TransformerEnsemble(nn.Module):
     def features(self, tokens: torch.Tensor) -> torch.Tensor:
         """What the head reads: the final-normed (gain included) last-position state ``[S, n, W]``."""
         return self._rms(self._last_state(tokens)) * self.final_norm.unsqueeze(1)
+
+    @torch.no_grad()
+    def readout_neurons(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits [S, n, head_classes], the last block's FFN hidden activations at the readout position
+        [S, n, F]) in one pass, without dropout and without advancing the dropout counter: the neurons
+        whose irrep spectra feature analysis reads (``groklab.li2.transformer_features``)."""
+        training = self.training
+        self.train(False)  # no dropout masks in the earlier blocks either (restored below)
+        try:
+            x = self._embed(self._tokens(tokens))
+            for layer, blk in enumerate(self.blocks[:-1]):
+                x = self._block(x, blk, layer)
+            blk = self.blocks[-1]
+            h = self._last_attention(x, blk)
+            a = self._ffn_hidden(h, blk)
+            out = torch.baddbmm(h, a, blk.w2.mT)
+            return torch.bmm(self._rms(out), self._gained(self.head, self.final_norm).mT), a
+        finally:
+            self.train(training)
 
     def hidden(self, tokens: torch.Tensor) -> torch.Tensor:
         """The residual stream after the last block at every position, ``[S, n, L, W]`` (before the final

@@ -3,7 +3,8 @@
 A target is a run id, an ensemble id or a sweep id (unique prefixes accepted), or None for the most
 recent run. A run page covers the run's ensemble — the members trained together, e.g. Li2 Fig. 3's
 weight decay vs none — and a sweep page every run of the sweep. Sections appear only when their data
-exist: Li2 diagnostics when `li2.*` series were stored, spectra and the census when snapshots of a
+exist: Li2 diagnostics when `li2.*` series were stored, transformer irrep features when `features.*`
+series were, spectra and the census when snapshots of a
 two-layer net on group composition exist, the phase diagram when a sweep varies the group and the
 training fraction, grok-time statistics when a sweep has runs to compare.
 """
@@ -190,6 +191,7 @@ def _run_sections(store: Store, runs: pd.DataFrame, out: Path, report: Report):
                                                                                     if staged else ".")))
     sections.append(curves)
     sections.append(_li2_section(report, out, series, lines))
+    sections.append(_features_section(report, out, series, lines))
 
     spectra = Section("Irrep spectra of hidden nodes")
     panels, group_name, note = snapshots.spectra_panels(chosen, members, store.folder)
@@ -229,6 +231,20 @@ def _li2_section(report: Report, out: Path, series: pd.DataFrame, members) -> Se
     return section
 
 
+def _features_section(report: Report, out: Path, series: pd.DataFrame, members) -> Section:
+    section = Section("Transformer irrep features")
+    feats = series[series["key"].str.startswith("features.")] if not series.empty else series
+    if not feats.empty:
+        from groklab.report.plots_features import features_figure
+
+        fig = features_figure(feats, members)
+        section.items.append(_figure(report, out, fig, "features", "Irrep progress measures stored by the feature hook "
+                                     "(features.every): key irreps of the token embedding and irreps held by FFN neurons, "
+                                     "the key irreps' share of power, and the loss with the logits restricted to the key "
+                                     "irreps or with them excluded (defined in groklab's docs/transformer-features.md)."))
+    return section
+
+
 def _sweep_sections(store: Store, runs: pd.DataFrame, out: Path, report: Report):
     keys = data.varying_keys(list(runs["config"]))
     done = runs[runs["status"] == "complete"]
@@ -263,8 +279,9 @@ def _sweep_sections(store: Store, runs: pd.DataFrame, out: Path, report: Report)
     sections.append(curves)
     sections.append(_grok_section(report, out, done, groups, labels))
     members = data.members_of(done, group_keys, group_of=groups) if not done.empty else []
-    sections.append(_li2_section(report, out, store.series(list(done["run_id"])) if members else pd.DataFrame(
-        columns=["run_id", "epoch", "key", "value"]), members))
+    sweep_series = store.series(list(done["run_id"])) if members else pd.DataFrame(columns=["run_id", "epoch", "key", "value"])
+    sections.append(_li2_section(report, out, sweep_series, members))
+    sections.append(_features_section(report, out, sweep_series, members))
     spec = _recorded_sweeps(store).get(report.target.id)
     config = [CodeItem(json.dumps(spec, indent=2), "sweep specification")] if spec else []
     config.append(CodeItem(json.dumps(runs["config"].iloc[0], indent=2), "config of the first run"))

@@ -30,6 +30,7 @@ MODULES = {
     "li2-lr": "li2_lr",
     "li2-muon": "li2_muon",
     "li2-fig3": "li2_fig3",
+    "muon-features": "muon_features",
 }
 
 

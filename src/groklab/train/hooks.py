@@ -45,7 +45,7 @@ class Hook(Protocol):
 HookBuilder = Callable[["RunConfig"], tuple]
 
 # Modules that register hook builders on import (a higher layer's hooks; imported by `hooks_for`).
-PROVIDERS: tuple[str, ...] = ("groklab.li2.hook",)
+PROVIDERS: tuple[str, ...] = ("groklab.li2.hook", "groklab.li2.features_hook")
 
 _BUILDERS: dict[str, HookBuilder] = {}
 
