@@ -92,6 +92,8 @@ def reproduce(name: str, *, quick: bool, out: Path, store_path: str, seeds: int 
     """Run one reproduction; write its figures and `verdict.json` under `out`; return the verdict."""
     module = load(name)
     _check_options(name, module, quick=quick, medium=medium, tasks=tasks, workers=workers)
+    if hasattr(module, "check_options"):  # the reproduction's own checks (e.g. task names), before any work
+        module.check_options(quick=quick, medium=medium, seeds=seeds, tasks=tasks)
     if groups is not None:
         takes = [n for n in names() if getattr(load(n), "TAKES_GROUPS", False)]
         if not getattr(module, "TAKES_GROUPS", False):

@@ -133,6 +133,10 @@ def make_grid(quick: bool = False, seeds: int | None = None, *, medium: bool = F
     return Grid(mode, chosen, tuple(range(n)), tuple(_COMMON + settings))
 
 
+def check_options(*, quick: bool, medium: bool, seeds: int | None, tasks: Sequence[str] | None) -> None:
+    make_grid(quick, seeds, medium=medium, tasks=tasks)
+
+
 def _arm(optimizer: str) -> list[str]:
     return _ADAMW if optimizer == "adamw" else _MUON
 
@@ -380,7 +384,8 @@ def run(ctx: Context) -> list[Verdict]:
                   "censored runs (no grok epoch within the budget) are counted and passed to Kaplan-Meier and "
                   "log-rank as censored; they are never given the budget as a grok epoch",
                   "t-tests, Mann-Whitney U and the bootstrap compare grokked runs only",
-                  "runs stop once their grok is confirmed (train.stop=sustained); this changes no grok epoch",
+                  "runs stop once their grok is confirmed (train.stop=sustained); this changes no grok epoch and no "
+                  "test statistic; 'collapsed' counts only collapses seen before a run stopped",
                   *(["quick mode: a reduced grid that exercises the pipeline; its numbers are not evidence"]
                     if grid.quick else [])],
     }))
