@@ -7,15 +7,17 @@ the cyclic group Z_p, and (b) composition in a non-abelian group, and reads from
 
 - acquisition epoch: the first logged epoch at which the last block's FFN neurons cover as many irreps as
   they do at the end (`transformer_features.acquisition_epoch`);
-- coverage speed: the mean, over the logged epochs, of the fraction of non-trivial irreps covered (the area
-  under the coverage curve: larger when more irreps are covered sooner);
+- coverage speed: the mean, over the logged epochs of the task (0 up to the last epoch any of its runs
+  logged), of the fraction of non-trivial irreps covered (the area under the coverage curve: larger when
+  more irreps are covered sooner); a run that stopped at its confirmed grok keeps its last coverage;
 - the grok epoch (first test accuracy ≥ 0.95 after train accuracy has settled; censored runs never count);
 - after grokking, the restricted and excluded test loss against the full loss.
 
 Settings (docs/reproductions.md#muon-features):
-- full (not yet run here): add mod 97 with the Muon paper's model (width 128, depth 2, dropout 0.2, batch 512,
-  AdamW lr 1e-3 wd 1, 1000 epochs, train fraction 0.8) and composition in A5 (train fraction 0.5), 5 seeds,
-  features every 25 epochs.
+- full: add mod 97 with the Muon paper's model (width 128, depth 2, dropout 0.2, batch 512, AdamW lr 1e-3
+  wd 1, train fraction 0.8; features every 5 epochs, since it groks within ~30) and composition in A5 (train
+  fraction 0.5, features every 10), 4 seeds, a 400-epoch budget; runs stop once their grok is confirmed
+  (`train.stop=sustained`), as in muon-grokking, whose Muon settings (float32 Newton–Schulz) it shares.
 - quick (CI): add mod 31 (train fraction 0.7) and composition in S4 (0.8), a one-block width-64 transformer, full
   batch, lr 1e-2, wd 1, 300 epochs, 2 seeds, features every 10 epochs. Muon: the torch variant at muon_lr 0.02 on the hidden matrices,
   AdamW (lr as the baseline) on embedding, head and gains, the same weight decay. Its numbers are a smoke test.
@@ -48,12 +50,13 @@ QUICK = {"tasks": {"add mod 31": ["task.op=add", "task.modulus=31", "task.train_
                    "optim.lr=1e-2", "optim.weight_decay=1.0", "train.epochs=300", "train.eval_every=5",
                    "train.checkpoint_every=300", "features.every=10"],
          "seeds": 2}
-FULL = {"tasks": {"add mod 97": ["task.op=add", "task.modulus=97", "task.train_fraction=0.8"],
-                  "A5": ["task.op=compose", "task.group=A5", "task.train_fraction=0.5"]},
+FULL = {"tasks": {"add mod 97": ["task.op=add", "task.modulus=97", "task.train_fraction=0.8", "features.every=5"],
+                  "A5": ["task.op=compose", "task.group=A5", "task.train_fraction=0.5", "features.every=10"]},
         "model": ["model.width=128", "model.depth=2", "model.heads=1", "model.dropout=0.2", "train.batch_size=512",
-                  "optim.lr=1e-3", "optim.weight_decay=1.0", "train.epochs=1000", "train.eval_every=1",
-                  "train.checkpoint_every=250", "features.every=25"],
-        "seeds": 5}
+                  "optim.lr=1e-3", "optim.weight_decay=1.0", "train.epochs=400", "train.eval_every=1",
+                  "train.stop=sustained", "train.train_eval_every=10", "train.snapshot_every=50",
+                  "optim.ns_dtype=float32"],  # Muon's Newton-Schulz in float32, as muon-grokking (bf16 is slow on CPU)
+        "seeds": 4}
 
 
 def cell_config(ctx: Context, settings: dict, task: str, optimizer: str) -> RunConfig:
@@ -74,15 +77,28 @@ def measure(store: Store, results: list[dict], cfg: RunConfig, task: str, optimi
     rows = []
     for r in results:
         wide = series[series["run_id"] == r["run_id"]].pivot(index="epoch", columns="key", values="value").sort_index()
-        covered = wide["features.covered"].to_numpy()
+        covered = wide["features.covered"].dropna()
         last = wide.iloc[-1]
         rows.append(dict(task=task, optimizer=optimizer, run_id=r["run_id"], seed=r["seed"], grok_epoch=r["grok_epoch"],
-                         acquisition_epoch=acquisition_epoch(wide.index.to_numpy(), covered),
-                         covered_final=int(covered[-1]), irreps=irreps, coverage_speed=float(np.mean(covered / irreps)),
+                         acquisition_epoch=acquisition_epoch(covered.index.to_numpy(), covered.to_numpy()),
+                         covered_final=int(covered.iloc[-1]), irreps=irreps, coverage=covered / irreps,
                          key_count_final=int(last["features.key_count"]), loss_test=float(last["features.loss_test"]),
                          restricted_test=float(last["features.restricted_loss_test"]),
                          excluded_test=float(last["features.excluded_loss_test"])))
     return rows
+
+
+def coverage_speed(runs: pd.DataFrame) -> pd.DataFrame:
+    """Each run's mean covered fraction over its task's logged epochs (0 .. the last any run logged), its
+    last value carried forward once it stopped; replaces the per-run `coverage` series by `coverage_speed`."""
+    speeds = []
+    for task, group in runs.groupby("task", sort=False):
+        horizon = sorted(set().union(*(set(c.index) for c in group["coverage"])))
+        for i, c in group["coverage"].items():
+            speeds.append((i, float(c.reindex(horizon).ffill().fillna(0.0).mean())))
+    out = runs.drop(columns="coverage")
+    out["coverage_speed"] = pd.Series(dict(speeds))
+    return out
 
 
 def verdicts(runs: pd.DataFrame, budget: int) -> list[Verdict]:
@@ -128,7 +144,7 @@ def run(ctx: Context) -> list[Verdict]:
             ctx.echo(f"  {task}: {LABELS[optimizer]}, {cfg.num_members} seeds, {cfg.train.epochs} epochs")
             res = train(cfg, store=store, progress=ctx.progress)
             rows += measure(store, res, cfg, task, optimizer)
-    runs = pd.DataFrame(rows)
+    runs = coverage_speed(pd.DataFrame(rows))
     budget = int(cfg.train.epochs)
     series = store.series(list(runs["run_id"]))
     for stem, keys in (("irrep_power", [("features.key_count", "key irreps of the embedding"),
