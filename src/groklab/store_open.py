@@ -34,8 +34,19 @@ def damaged(path: Path, detail: str) -> GroklabError:
         "to the recovered file, or to a new file to start afresh")
 
 
+# Stores this process has opened. POSIX drops every lock a process holds on a file when it closes any
+# descriptor of that file, so reading the header of a store this process already has open would silently
+# release its SQLite locks: another process closing the store would then believe it was the last, and
+# checkpoint and delete the WAL under a running writer (its later commits lost). Such a store had its
+# header checked when it was first opened here, so it is not read again.
+_OPENED_HERE: set[str] = set()
+
+
 def _check_header(path: Path) -> None:
     """A non-empty file must start like an SQLite database; anything else is refused, never overwritten."""
+    key = str(path.resolve())
+    if key in _OPENED_HERE:
+        return
     try:
         with open(path, "rb") as f:
             head = f.read(len(SQLITE_HEADER))
@@ -87,6 +98,7 @@ def open_for_writing(path: Path, schema: str) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.executescript(schema)
+        _OPENED_HERE.add(str(path.resolve()))
     except sqlite3.Error as err:
         if conn is not None:
             conn.close()
@@ -118,6 +130,7 @@ def open_for_reading(path: Path) -> sqlite3.Connection:
             conn.close()
             raise GroklabError(f"{str(path)!r} is an SQLite database without a runs table, not a groklab store; "
                                "pass the store file with --store (or store.path)")
+        _OPENED_HERE.add(str(path.resolve()))
         return conn
     raise _explain(path, last, writing=False)
 
