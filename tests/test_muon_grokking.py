@@ -198,3 +198,24 @@ def test_stopping_changes_no_statistic(tmp_path):
     # collapse after the confirmed grok is not observed; the verdicts do not read it
     drop = lambda pooled: {o: {k: v for k, v in p.items() if k != "collapsed"} for o, p in pooled.items()}  # noqa: E731
     assert mg.jsonable(drop(a["pooled"])) == mg.jsonable(drop(b["pooled"]))
+
+
+def test_stored_only_analyses_complete_pairs_and_trains_nothing(quick, tmp_path, capsys):
+    """--stored-only on the quick fixture's store: every pair is complete, nothing is trained, the same runs
+    come back; on a store holding one cell of a pair, that pair is left out and named."""
+    report, store_path, root, _ = quick
+    before = list(Store(store_path).runs()["updated"])
+    lines = []
+    again = registry.reproduce("muon-grokking", quick=True, out=tmp_path / "again", store_path=store_path, seeds=SEEDS,
+                               progress=False, echo=lines.append, stored_only=True)
+    assert again["runs"] == report["runs"] and list(Store(store_path).runs()["updated"]) == before
+    assert not any(line.startswith("left out") for line in lines)
+    grid = mg.make_grid(quick=True, seeds=SEEDS, tasks=["add"])
+    lonely = str(tmp_path / "lonely.sqlite")
+    from groklab.train.loop import train
+    train(mg.cell_config(grid, "add", "ce", "adamw", store_path=lonely), progress=False)
+    with pytest.raises(SystemExit) as exc:
+        main(["reproduce", "muon-grokking", "--quick", "--tasks", "add", "--seeds", str(SEEDS), "--stored-only",
+              "--store", lonely, "--out", str(tmp_path / "o")])
+    assert exc.value.code == 2
+    assert "no (task, output) pair has all its runs complete" in capsys.readouterr().err

@@ -20,6 +20,7 @@ def reproduce_command(
     quick: bool = typer.Option(False, "--quick", help="Reduced sizes that finish in minutes on a CPU (as CI runs them)."),
     medium: bool = typer.Option(False, "--medium", help="muon-grokking: the paper's model at p = 97 on a reduced grid (≤ 2 h on 2 CPU cores)."),
     tasks: Optional[str] = typer.Option(None, "--tasks", help="muon-grokking: comma-separated tasks (gcd, add, div, exp, mul, parity)."),
+    stored_only: bool = typer.Option(False, "--stored-only", help="muon-grokking: analyse the complete cells in the store, train nothing."),
     workers: Optional[int] = typer.Option(None, "--workers", help="muon-grokking: processes training cells at once (0: this process; default: one per core or GPU)."),
     seeds: Optional[int] = typer.Option(None, "--seeds", min=1, help="Seeds per cell (default: the reproduction's own)."),
     groups: Optional[str] = typer.Option(None, "--groups", help="Comma-separated groups (li2-scaling: a subset of its list, or others)."),
@@ -41,7 +42,7 @@ def reproduce_command(
     report = registry.reproduce(name, quick=quick, out=folder, store_path=store_path, seeds=seeds,
                                 progress=not as_json, echo=(lambda s: None) if as_json else typer.echo,
                                 groups=[g.strip() for g in groups.split(",") if g.strip()] if groups else None,
-                                medium=medium, workers=workers,
+                                medium=medium, workers=workers, stored_only=stored_only,
                                 tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks is not None else None)
     if as_json:
         typer.echo(json.dumps(report, indent=2, default=str))

@@ -67,6 +67,7 @@ class Context:
     medium: bool = False  # --medium: the grid between quick and full (reproductions with MODES only)
     tasks: list[str] | None = None  # --tasks: a subset of a reproduction's tasks (TAKES_TASKS)
     workers: int | None = None  # --workers: processes training at once (reproductions that run sweeps)
+    stored_only: bool = False  # --stored-only: analyse what the store holds, train nothing
 
     def figure_path(self, stem: str) -> Path:
         path = self.out / f"{stem}.png"
@@ -88,10 +89,11 @@ def load(name: str):
 
 def reproduce(name: str, *, quick: bool, out: Path, store_path: str, seeds: int | None = None,
               progress: bool = True, echo: Callable[[str], None] = print, groups: list[str] | None = None,
-              medium: bool = False, tasks: list[str] | None = None, workers: int | None = None) -> dict:
+              medium: bool = False, tasks: list[str] | None = None, workers: int | None = None,
+              stored_only: bool = False) -> dict:
     """Run one reproduction; write its figures and `verdict.json` under `out`; return the verdict."""
     module = load(name)
-    _check_options(name, module, quick=quick, medium=medium, tasks=tasks, workers=workers)
+    _check_options(name, module, quick=quick, medium=medium, tasks=tasks, workers=workers, stored_only=stored_only)
     if hasattr(module, "check_options"):  # the reproduction's own checks (e.g. task names), before any work
         module.check_options(quick=quick, medium=medium, seeds=seeds, tasks=tasks)
     if groups is not None:
@@ -103,7 +105,7 @@ def reproduce(name: str, *, quick: bool, out: Path, store_path: str, seeds: int 
         groups = [get_group(g).name for g in groups]  # unknown names fail here, before any work
     out.mkdir(parents=True, exist_ok=True)
     ctx = Context(name, quick, out, store_path, seeds, progress, echo, groups=groups, medium=medium, tasks=tasks,
-                  workers=workers)
+                  workers=workers, stored_only=stored_only)
     verdicts = module.run(ctx)
     report = {
         "name": name,
@@ -118,7 +120,7 @@ def reproduce(name: str, *, quick: bool, out: Path, store_path: str, seeds: int 
     return report
 
 
-def _check_options(name: str, module, *, quick: bool, medium: bool, tasks, workers) -> None:
+def _check_options(name: str, module, *, quick: bool, medium: bool, tasks, workers, stored_only=False) -> None:
     """Options only some reproductions take: refused, naming those that do, before any work."""
     def takers(attribute: str) -> str:
         return ", ".join(n for n in names() if getattr(load(n), attribute, False))
@@ -133,5 +135,7 @@ def _check_options(name: str, module, *, quick: bool, medium: bool, tasks, worke
         raise GroklabError("--tasks is empty; give comma-separated task names")
     if workers is not None and not getattr(module, "TAKES_WORKERS", False):
         raise GroklabError(f"--workers applies to {takers('TAKES_WORKERS')} only, not {name}")
+    if stored_only and not getattr(module, "TAKES_STORED_ONLY", False):
+        raise GroklabError(f"--stored-only applies to {takers('TAKES_STORED_ONLY')} only, not {name}")
     if workers is not None and workers < 0:
         raise GroklabError(f"--workers must be >= 0 (0 trains in this process), got {workers}")

@@ -61,6 +61,7 @@ CLAIM = ("Muon reaches the grokking threshold in fewer epochs than AdamW, pooled
 TASKS = ("gcd", "add", "div", "exp", "mul", "parity")
 TAKES_TASKS = True  # --tasks
 TAKES_WORKERS = True  # --workers
+TAKES_STORED_ONLY = True  # --stored-only
 OUTPUTS = ("ce", "stablemax", "sparsemax")
 OPTIMIZERS = ("adamw", "muon")
 LABELS = {"adamw": "AdamW", "muon": "Muon"}
@@ -173,10 +174,13 @@ def sweep_spec(grid: Grid, store_path: str | None = None) -> SweepSpec:
     })
 
 
-def run_grid(ctx: Context, grid: Grid, store: Store, workers: int | None = None) -> pd.DataFrame:
+def run_grid(ctx: Context, grid: Grid, store: Store, workers: int | None = None,
+             stored_only: bool = False) -> pd.DataFrame:
     """Train every run the store lacks (as one sweep) and return one row per run (from the store's summaries).
 
     workers: processes training cells at once (0: this process; None: quick 0, else one per core or GPU).
+    stored_only: train nothing; keep the (task, output) pairs whose AdamW and Muon cells are complete for
+    every seed (so the comparison stays seed-matched) and say which pairs are left out.
     """
     from groklab.sweep.driver import run_sweep
 
@@ -184,6 +188,15 @@ def run_grid(ctx: Context, grid: Grid, store: Store, workers: int | None = None)
     ids = {cell: plan_members(cell_config(grid, *cell, store_path=ctx.store_path))[1] for cell in cells}
     missing = {cell: [s for s, r in zip(grid.seeds, run_ids) if r not in store.completed(run_ids)]
                for cell, run_ids in ids.items()}
+    if stored_only:
+        incomplete = {(t, o) for (t, o, _), seeds in missing.items() if seeds}
+        if incomplete:
+            ctx.echo("left out (not complete in the store): " + ", ".join(f"{t}/{o}" for t, o in sorted(incomplete)))
+        cells = [c for c in cells if c[:2] not in incomplete]
+        if not cells:
+            raise GroklabError("--stored-only: no (task, output) pair has all its runs complete in this store; "
+                               "run without --stored-only to train them")
+        missing = {c: [] for c in cells}
     if any(missing.values()):
         workers = (0 if grid.quick else None) if workers is None else workers
         with torch_threads(1 if grid.quick else None):
@@ -367,14 +380,15 @@ def run(ctx: Context) -> list[Verdict]:
     grid = make_grid(ctx.quick, ctx.seeds, medium=ctx.medium, tasks=ctx.tasks)
     ctx.echo(f"Muon vs AdamW grokking ({grid.describe()})")
     store = Store(ctx.store_path)
-    runs = run_grid(ctx, grid, store, ctx.workers)
+    runs = run_grid(ctx, grid, store, ctx.workers, stored_only=ctx.stored_only)
     result = analyse(runs)
     figures(ctx, runs, grid)
     echo_report(ctx, result)
     public = ["task", "output", "optimizer", "seed", "grok_epoch", "sustained_grok_epoch", "censored", "collapsed",
               "sustained_censored", "diverged", "observed_until", "run_id"]
     ctx.extra.update(jsonable({
-        "settings": {"grid": grid.describe(), "mode": grid.mode, "tasks": list(grid.tasks), "outputs": list(OUTPUTS),
+        "settings": {"grid": grid.describe(), "mode": grid.mode, "stored_only": ctx.stored_only,
+                     "cells_analysed": sorted({f"{t}/{o}" for t, o in zip(runs.task, runs.output)}), "tasks": list(grid.tasks), "outputs": list(OUTPUTS),
                      "optimizers": list(OPTIMIZERS), "seeds": list(grid.seeds), "overrides": list(grid.overrides),
                      "adamw": _ADAMW, "muon": _MUON},
         "runs": [_public_row(r, public) for r in runs.to_dict("records")],
