@@ -165,8 +165,8 @@ def heatmap(ax, rows: list[str], table: list[dict]) -> None:
 
     z = np.array([[row[m]["z"] for m in METRICS] for row in table], dtype=float)
     shown = np.clip(z, -4, 4)
-    cmap = mcolors.LinearSegmentedColormap.from_list("adam_muon", ["#4c72b0", "#f7f7f7", "#c44e52"])
-    cmap.set_bad("#d9d9d9")
+    cmap = mcolors.LinearSegmentedColormap.from_list("adam_muon", ["#4c72b0", "#f7f7f7", "#c44e52"]).with_extremes(
+        bad="#d9d9d9")
     image = ax.imshow(np.ma.masked_invalid(shown), cmap=cmap, vmin=-4, vmax=4, aspect="auto")
     for i, row in enumerate(table):
         for j, m in enumerate(METRICS):
