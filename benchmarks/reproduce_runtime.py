@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from groklab.config import load_config
-from groklab.li2 import experiments
+from groklab.train import cells as training_cells
 from groklab.reproduce import Context, load
 from groklab.train.loop import train
 
@@ -39,9 +39,9 @@ def probe_cells(base, cells, store_dir: str, probe_epochs: int, max_cells: int) 
     for label, overrides in probed:
         def config(epochs: int | None):
             extra = [] if epochs is None else [f"train.epochs={epochs}", "train.checkpoint_every=100000"]
-            return load_config(None, [*experiments.QUIET, *base, *overrides, f"store.path={store_dir}/probe.sqlite", *extra])
+            return load_config(None, [*training_cells.QUIET, *base, *overrides, f"store.path={store_dir}/probe.sqlite", *extra])
         full = config(None)
-        with experiments._threads_for(full):
+        with training_cells._threads_for(full):
             train(config(2), force=True)
             start = time.perf_counter()
             train(config(probe_epochs), force=True)

@@ -42,6 +42,8 @@ def one_line_error(code, err, fragment=""):
     (["model.width=10000000000"], "more than the"),
     (["optim.kind=muon", "optim.muon_variant=li2", "optim.nesterov=true"], "Nesterov"),
     (["task.split=bernoulli", "train.seeds=[0,1]"], "different train sizes"),
+    (["model.complex_init=true"], "needs model.complex_weights=true"),
+    (["model.complex_weights=true", "model.complex_init=true", "optim.kind=muon"], "real matrices"),
 ])
 def test_rejected_config_writes_nothing(capsys, tmp_path, monkeypatch, overrides, fragment):
     import torch

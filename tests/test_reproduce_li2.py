@@ -23,7 +23,7 @@ from groklab.reproduce import MODULES, reproduce
 from groklab.store import Store
 
 MINE = ["li2-energy", "li2-scaling", "li2-muon", "li2-zero-init", "li2-lr", "li2-depth", "li2-ridge",
-        "li2-reconstruction"]
+        "li2-reconstruction", "li2-complex"]
 
 
 def _run(name, tmp_path):
@@ -60,21 +60,66 @@ def test_quick_training_reproductions_pass(name, tmp_path):
 
 
 @pytest.mark.slow
-def test_li2_muon_is_measured_and_thm8_holds(tmp_path, capsys):
+def test_li2_muon_map_and_mechanism_are_measured_and_thm8_holds(tmp_path, capsys):
     report, store_path = _run("li2-muon", tmp_path)
     by_claim = {v["claim"]: v for v in report["verdicts"]}
     thm8 = next(v for c, v in by_claim.items() if c.startswith("Thm 8"))
     assert thm8["pass"], thm8
     fig8 = next(v for c, v in by_claim.items() if "lower test loss" in c)
-    for K in (16, 32, 64):  # both optimisers measured at every width, each at its best lr
-        row = fig8["measured"][f"K={K}"]
-        assert set(row) == {"adam", "muon"}
-        assert all(0.0 < float(row[k].split()[0]) < 1.2 for k in row)
+    cells = fig8["measured"]["cells"]
+    # the quick design: the base (K = 11 = (M-1)/2 frequencies), two widths, cross-entropy, torch's Muon
+    assert set(cells) == {"Z23 base", "Z23 K=5", "Z23 K=44", "Z23 loss=ce", "Z23 Muon torch"}
+    # the verdict names a region or says "nowhere", and is consistent with the per-cell 2-SE winners
+    holds = fig8["measured"]["claim holds at"]
+    assert (holds == "nowhere on this map") == (not fig8["pass"])
+    muon_cells = [k for k, row in cells.items() if row["best test loss"].endswith("(muon)")]
+    assert set(fig8["measured"]["region"]["Muon lower loss"]) == set(muon_cells)
+    # at K = 2(M-1) = 44 the net reconstructs Ỹ and both optimisers grok in every seed: only grok epochs compare
+    assert cells["Z23 K=44"]["best test loss"] == "n/a"
+    # the mechanism: coverage is measured over training at every width, and more nodes cover more
+    mech = next(v for c, v in by_claim.items() if "covers more features" in c)["measured"]
+    final = {K: float(mech[f"Z23 K={K}"]["adam mean/final"].split(" / ")[1]) for K in (5, 11, 44)}
+    assert final[5] <= 5 and final[5] < final[44] and final[44] >= 9  # at most one frequency per node
     # a second run reads the stored runs back: same verdict, no retraining
     assert main(["reproduce", "li2-muon", "--quick", "--json", "--store", store_path,
                  "--out", str(tmp_path / "again")]) in (None, 0)
     again = json.loads(capsys.readouterr().out)
     assert again["verdicts"] == json.loads(json.dumps(report["verdicts"], default=str))
+
+
+def test_map_design_is_one_axis_at_a_time():
+    from groklab.reproduce import li2_muon, li2_muon_map as mp
+
+    settings = mp.design(li2_muon.FULL["orders"], li2_muon.FULL["axes"])
+    assert mp.widths(71) == [17, 35, 70, 140] and mp.base_fraction(71) == 0.4 and mp.base_fraction(23) == 0.6
+    for M in (23, 41, 71):
+        mine = [s for s in settings if s.M == M]
+        base = next(s for s in mine if s.axis == "base")
+        assert base.K == (M - 1) // 2 and base.loss == "mse" and base.wd == 2e-4 and base.variant == "li2"
+        for s in mine:  # each setting differs from its base in its own axis only
+            changed = {f for f in ("K", "fraction", "loss", "wd", "variant") if getattr(s, f) != getattr(base, f)}
+            assert changed == (set() if s.axis == "base" else {s.axis})
+        near = next(s for s in mine if s.axis == "fraction" and s.fraction < base.fraction)
+        assert critical_ratio(M) < near.fraction < 1.3 * critical_ratio(M)
+    cells = mp.cells(settings, 4, li2_muon.FULL["lrs"])
+    variant_settings = sum(s.axis == "variant" for s in settings)
+    assert len(cells) == 2 * len(settings) - variant_settings  # a Muon variant reuses its base's Adam
+
+
+def test_compare_marks_only_differences_beyond_two_standard_errors():
+    from groklab.reproduce.li2_muon_map import Arm, compare
+
+    adam = Arm(1e-3, np.array([0.90, 0.91, 0.92, 0.91]), np.array([0.1] * 4), np.array([2000.0] * 4), np.zeros(4, bool))
+    close = Arm(1e-2, adam.loss + 0.002, adam.acc, adam.grok, adam.grokked)
+    better = Arm(1e-2, adam.loss - 0.05, adam.acc + 0.2, adam.grok, adam.grokked)
+    assert compare(adam, close)["best test loss"]["winner"] == "tie"
+    row = compare(adam, better)
+    assert row["best test loss"]["winner"] == "muon" and row["best test accuracy"]["winner"] == "muon"
+    assert row["best test loss"]["z"] > 2  # + means Muon better, whatever the metric's direction
+    grok_a = Arm(1e-3, adam.loss, adam.acc, np.array([300.0, 320, 310, 305]), np.ones(4, bool))
+    grok_m = Arm(1e-2, adam.loss, adam.acc, np.array([200.0, 210, 190, 205]), np.ones(4, bool))
+    row = compare(grok_a, grok_m)
+    assert row["best test loss"]["winner"] == "n/a" and row["grok epoch"]["winner"] == "muon"
 
 
 # -- helpers ---------------------------------------------------------------------------------------

@@ -162,3 +162,15 @@ def test_describe_by_and_survival_data():
         S.describe_by(runs, ["task"])
     times, events = S.survival_data([10, None, 30], [1000, 640, 1000])  # censored at the last observed epoch
     assert times.tolist() == [10, 640, 30] and events.tolist() == [True, False, True]
+
+
+def test_two_se_difference_is_the_maps_noise_rule():
+    from groklab.report.stats import two_se_difference
+
+    a, b = [1.0, 1.1, 0.9, 1.0], [0.5, 0.6, 0.4, 0.5]
+    d = two_se_difference(a, b)
+    se = math.sqrt(np.var(a, ddof=1) / 4 + np.var(b, ddof=1) / 4)
+    assert d["diff"] == pytest.approx(0.5) and d["se"] == pytest.approx(se) and d["significant"]
+    assert not two_se_difference(a, [x + 0.05 for x in a])["significant"]  # 0.05 < 2 s.e. ≈ 0.12
+    assert two_se_difference([3.0, 3.0], [2.0, 2.0])["significant"]  # no spread: any difference counts
+    assert not two_se_difference([1.0], [0.0])["significant"]  # one run per side: no s.e., nothing counts

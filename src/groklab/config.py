@@ -85,6 +85,9 @@ class ModelConfig(_Section):
     output_scale: float = Field(1.0, gt=0)
     extra_layers: int = Field(0, ge=0)
     complex_weights: bool = False
+    # complex_weights only: draw the imaginary parts too (models/two_layer.py), so that training leaves the
+    # real subspace; False keeps the reference's real start (which then stays real).
+    complex_init: bool = False
     ridge_lambda: float | None = Field(None, gt=0)
     # transformer (issue: transformers and the Muon study)
     depth: int = Field(2, ge=1)
@@ -231,6 +234,11 @@ class RunConfig(_Section):
             raise ValueError(f"per-member lists (train.seeds, optim.lr, optim.weight_decay) must share one length, got {sorted(sizes)}")
         if self.model.ridge_lambda is not None and self.loss.kind != "mse":
             raise ValueError("model.ridge_lambda (ridge top layer) needs loss.kind=mse")
+        if self.model.complex_init and not self.model.complex_weights:
+            raise ValueError("model.complex_init=true draws imaginary parts and needs model.complex_weights=true")
+        if self.model.complex_weights and self.optim.kind == "muon":
+            raise ValueError("model.complex_weights=true needs optim.kind=adam, adamw or sgd: Muon's Newton-Schulz "
+                             "orthogonalisation is defined for real matrices")
         if self.model.kind == "transformer" and self.optim.kind == "muon" and self.optim.muon_routing == "li2":
             raise ValueError("optim.muon_routing=li2 routes the two-layer net's W; a transformer needs optim.muon_routing=hidden")
         return self
@@ -256,7 +264,8 @@ class RunConfig(_Section):
                                                       "train": {"progress", "tensorboard"}})
         # new keys at their defaults leave the ids of runs made before them as they were
         for section, key, default in (("train", "stop", "never"), ("train", "snapshot_every", None),
-                                      ("train", "train_eval_every", None), ("optim", "ns_dtype", None)):
+                                      ("train", "train_eval_every", None), ("optim", "ns_dtype", None),
+                                      ("model", "complex_init", False)):
             if data[section][key] == default:
                 del data[section][key]
         # How often the resume state is written changes no number (resume is bit for bit), so it does not

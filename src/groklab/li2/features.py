@@ -15,6 +15,7 @@ an orthonormal real basis of the isotypic subspaces (one real matmul; tested equ
     coverage                         which non-trivial irreps are the dominant irrep of an active node
                                      whose purity is ≥ 0.8 (single-irrep, as RC4 asks)
     coverage_over_training           the same from snapshots, per epoch
+    complexness                      per complex node, its distance from a phase-rotated real row
     missing_features                 the irreps not covered and E_S of the nodes (Thm 7)
 
 Choices (the papers are silent): the trivial irrep (the constant function) is left out of dominance
@@ -156,7 +157,8 @@ def active_nodes(W, threshold: float = ACTIVE_THRESHOLD) -> torch.Tensor:
     """Nodes with ‖w_j‖ ≥ threshold · max_j ‖w_j‖ (per member): bool [.., K]."""
     if not 0 <= threshold <= 1:
         raise GroklabError(f"threshold must be in [0, 1], got {threshold}")
-    norms = torch.as_tensor(W).detach().to(torch.float64).norm(dim=-1)
+    W = torch.as_tensor(W).detach()
+    norms = W.to(torch.complex128 if W.is_complex() else torch.float64).norm(dim=-1)  # |w|, never Re(w) alone
     return norms >= threshold * norms.amax(dim=-1, keepdim=True)
 
 
@@ -185,6 +187,20 @@ def coverage(W, group: FiniteGroup, threshold: float = ACTIVE_THRESHOLD, min_pur
     if covered.ndim == 1:
         out["missing"] = [lab for i, lab in enumerate(nodes["labels"]) if i != _trivial_index(group) and not bool(covered[i])]
     return out
+
+
+@torch.no_grad()
+def complexness(W) -> torch.Tensor:
+    """Per node, how far a complex first-layer row is from a real row times a phase: σ₂/σ₁ of the 2×D real
+    matrix [Re w_j; Im w_j] ([.., K], in [0, 1]). A phase e^{iφ} per node changes nothing the x² net computes
+    (V absorbs e^{−2iφ}), so a share of imaginary power alone cannot tell a complex net from a rotated real
+    one; this can: 0 for any e^{iφ}·(real row), 1 for a complex exponential e^{2πikx/M} (Thm 3's complex node)."""
+    W = torch.as_tensor(W).detach()
+    if not W.is_complex():
+        return torch.zeros(W.shape[:-1], dtype=torch.float64)
+    pair = torch.stack([W.real, W.imag], dim=-2).to(torch.float64)  # [.., K, 2, D]
+    s = torch.linalg.svdvals(pair)
+    return s[..., 1] / s[..., 0].clamp_min(1e-300)
 
 
 def coverage_over_training(snapshots: Iterable[tuple[int, torch.Tensor]], group: FiniteGroup,

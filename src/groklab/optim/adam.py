@@ -32,6 +32,7 @@ class Adam(BatchedOptimizer):
     """Adam over stacked parameters [S, ...]; weight decay is coupled L2 (torch.optim.Adam)."""
 
     kind = "adam"
+    elementwise = True
     decoupled = False
 
     def __init__(

@@ -63,8 +63,8 @@ def member_count(named: Mapping[str, Tensor]) -> tuple[int, torch.device]:
                 f"parameter {name!r} has shape {tuple(p.shape)}; stacked parameters need a "
                 "leading member axis [S, ...]"
             )
-        if not p.is_floating_point():
-            raise GroklabError(f"parameter {name!r} has dtype {p.dtype}; expected a floating dtype")
+        if not (p.is_floating_point() or p.is_complex()):
+            raise GroklabError(f"parameter {name!r} has dtype {p.dtype}; expected a floating or complex dtype")
         sizes[name] = p.shape[0]
         devices.add(p.device)
     if len(set(sizes.values())) != 1:
@@ -105,6 +105,11 @@ def member_hyper(value: HyperValue, num_members: int, name: str, device: torch.d
             f"{name} must be finite and >= 0; got {t[i].item()!r} for member {i}"
         )
     return t
+
+
+def _real_view(t: Tensor) -> Tensor:
+    """A complex tensor as a real one with a trailing (re, im) axis (same memory); others unchanged."""
+    return torch.view_as_real(t) if t.is_complex() else t
 
 
 def member_view(v: Tensor, like: Tensor) -> Tensor:
@@ -150,6 +155,9 @@ class BatchedOptimizer:
     """
 
     kind = "base"
+    # True when the update acts entry by entry (SGD, Adam, AdamW): complex parameters are then stepped as
+    # real (re, im) pairs. Muon's orthogonalisation is not elementwise and is defined for real matrices.
+    elementwise = False
 
     def __init__(
         self,
@@ -268,6 +276,11 @@ class BatchedOptimizer:
             if g.shape != p.shape:
                 raise RuntimeError(f"gradient of {name!r} has shape {tuple(g.shape)}, "
                                    f"parameter has {tuple(p.shape)}")
+        if self.elementwise:
+            # A complex parameter is updated as its (real, imaginary) pairs, as torch.optim does: Adam's
+            # second moment must be g_re^2 and g_im^2, not the complex square g^2. The views share memory.
+            items = [(name, *(_real_view(t) for t in (p, g)), {k: _real_view(v) for k, v in st.items()})
+                     for name, p, g, st in items]
         with frozen_members(self.member_tensors(), idx):
             self._update(items)
 

@@ -230,6 +230,9 @@ class Muon(BatchedOptimizer):
                     f"Muon takes stacked matrices [S, A, B] only; parameter {name!r} has shape "
                     f"{shape}: route it to the auxiliary optimizer (AdamW/Adam) instead"
                 )
+            if p.is_complex():  # Newton-Schulz (X Xᵀ, not X Xᴴ) would silently orthogonalise the wrong matrix
+                raise GroklabError(f"Muon takes real matrices; parameter {name!r} is {p.dtype} "
+                                   "(train complex weights with adam, adamw or sgd)")
         super().__init__(
             named, lr=lr, weight_decay=weight_decay,
             hyper={

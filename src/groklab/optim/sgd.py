@@ -23,6 +23,7 @@ class SGD(BatchedOptimizer):
     """SGD over stacked parameters [S, ...] with per-member lr and weight decay ([S] tensors)."""
 
     kind = "sgd"
+    elementwise = True
 
     def __init__(
         self,

@@ -125,6 +125,20 @@ def t_test(a: Iterable, b: Iterable, *, equal_var: bool = True) -> dict:
     return out
 
 
+def two_se_difference(a: Iterable, b: Iterable, k: float = 2.0) -> dict:
+    """mean(a) − mean(b), its standard error √(s_a²/n_a + s_b²/n_b) and whether |diff| > k·se (the map's
+    seed-noise rule; k = 2 is about a 95 % interval). With fewer than two values in a group the se is NaN
+    and nothing is significant; with zero spread in both, any non-zero difference is."""
+    a, b = _two(a, b)
+    if a.size == 0 or b.size == 0:
+        return {"diff": NAN, "se": NAN, "significant": False}
+    diff = float(a.mean() - b.mean())
+    if a.size < 2 or b.size < 2:
+        return {"diff": diff, "se": NAN, "significant": False}
+    se = math.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
+    return {"diff": diff, "se": se, "significant": bool(abs(diff) > k * se)}
+
+
 def student_t(a, b) -> dict:
     return t_test(a, b, equal_var=True)
 

@@ -27,6 +27,7 @@ MODULES = {
     "li2-zero-init": "li2_zero_init",
     "li2-depth": "li2_depth",
     "li2-ridge": "li2_ridge",
+    "li2-complex": "li2_complex",
     "li2-lr": "li2_lr",
     "li2-muon": "li2_muon",
     "li2-fig3": "li2_fig3",

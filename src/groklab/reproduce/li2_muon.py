@@ -1,26 +1,25 @@
-"""li2-muon — Sec. 5.3 / Fig. 8 / Thm 8: Muon vs Adam as the hidden width K shrinks (Z71).
+"""li2-muon — Sec. 5.3 / Fig. 8 / Thm 8: where (if anywhere) Muon on W beats Adam, and does Thm 8's
+mechanism show up in training.
 
 Thm 8's toy model: nodes converge to their initial leader among L maxima; independent nodes need
 the coupon-collector number T0 of nodes to collect all L, Muon (which damps directions already
 taken) at most T_a = 2^{−a}T0 + (1 − 2^{−a})L. Practical reading: with K small against the number of
 features, Muon should reach a lower test loss than Adam (Fig. 8; K grid and numbers not given).
 
-Training (RC6): Z71, 2016 training pairs (test size 0.6, as Fig. 3), σ = x², class-centred MSE,
-weight decay 2e-4; Muon = the reference's `MuonEnhanced` on W (EMA momentum 0.99, no Nesterov,
-per-step Newton–Schulz coefficients, decoupled decay) with Adam (coupled L2) on V at the same lr
-(`optim.kind=muon`, routing li2). The two optimisers' update scales differ (an orthogonalised
-update has entries ≈ 1/√(2M), Adam's ≈ 1), so each gets its own small lr grid, packed as ensemble
-members, and the comparison uses each optimiser's best lr per K (the lowest seed-mean final test loss).
-Diversity: the number of Z71 frequencies that some active, ≥ 80 %-pure node holds (`features.coverage`).
+Training (RC6): Z_M, σ = x², full batch; Muon = the reference's `MuonEnhanced` on W (EMA momentum 0.99,
+no Nesterov, per-step Newton–Schulz coefficients, decoupled decay) with Adam (coupled L2) on V at the same
+lr (`optim.kind=muon`, routing li2), or torch's variant. At Fig. 3's setting (Z71, n = 2016, class-centred
+MSE, wd 2e-4, K = 16…128, 2000 epochs, each optimiser at its best lr) Muon and Adam end at the same test
+loss (0.915 vs 0.915 at K = 16), and the reference code gives the same numbers. So the full mode is a
+*map* over the axes the theory says matter (`groklab.reproduce.li2_muon_map`: design, best-lr rule, 2-SE
+rule, heatmap), and its verdict names where the claim holds, or that it holds nowhere on it.
 
-Measured on this machine (1000 epochs, wd 2e-4; best lr each): final test loss Muon vs Adam
-K=16 0.907/0.909, 32 0.824/0.822, 48 0.687/0.704, 64 0.573/0.564, 96 0.307/0.291 — no consistent
-Muon advantage, and Adam's nodes cover as many frequencies. The claim does not reproduce in this
-setting; the verdict reports the measurement. The Thm 8 toy model itself is checked by simulation.
+The mechanism: per best-lr run, the number of distinct frequencies held by active, ≥ 80 %-pure nodes
+(`li2.features.coverage_over_training`, from weight snapshots every `snapshot_every` epochs; a run that
+stopped at its grok keeps its last value), Muon vs Adam at equal K along the width axis.
 
-Quick: K ∈ {16, 32, 64}, one seed, lrs Adam {1e-3, 3e-3}, Muon {1e-2, 3e-2}, 600 epochs. Full: K ∈
-{16, 32, 48, 64, 96, 128}, 5 seeds, lrs Adam {5e-4, 1e-3, 2e-3, 5e-3}, Muon {5e-3, 1e-2, 2e-2, 5e-2},
-2000 epochs.
+Quick (CI): Z23, base K = 11 and K ∈ {5, 44}, cross-entropy, torch's Muon; 2 seeds × 2 lrs, 300 epochs.
+Full: Z23, Z41, Z71, every axis (see FULL), 4 seeds × 4 lrs per optimiser, 2000 epochs.
 """
 
 from __future__ import annotations
@@ -29,107 +28,150 @@ import numpy as np
 
 from groklab.groups import get_group
 from groklab.li2 import simulate_collection
-from groklab.li2.experiments import node_summary
-from groklab.train.cells import member_weights, metric_curves, train_cells
+from groklab.li2.features import coverage_over_training
 from groklab.report.plots import EPOCH_LABEL, new_figure
+from groklab.report.stats import two_se_difference
 from groklab.reproduce import Verdict
+from groklab.reproduce import li2_muon_map as mp
 from groklab.store import Store
+from groklab.train.cells import first_layer_over_training, train_cells
 
-CLAIM = "Muon (on W) reaches a lower test loss than Adam when the width K is small (Z71); Thm 8's collection bound"
+CLAIM = ("Muon (on W) reaches a lower test loss than Adam when the width K is small (Fig. 8): where on a map of "
+         "K, data, loss, decay and Muon variant; Thm 8's coverage mechanism in training and in its toy model")
 
-QUICK = dict(widths=(16, 32, 64), seeds=1, epochs=600, lrs={"adam": (1e-3, 3e-3), "muon": (1e-2, 3e-2)})
-FULL = dict(widths=(16, 32, 48, 64, 96, 128), seeds=5, epochs=2000,
+QUICK = dict(orders=(23,), axes={"K": [5, 44], "loss": ["ce"], "variant": ["torch"]}, seeds=2, epochs=300,
+             snapshot_every=25, lrs={"adam": (2e-3, 5e-3), "muon": (1e-2, 3e-2)})
+FULL = dict(orders=(23, 41, 71),
+            axes={"K": "widths", "fraction": ["near", 0.9], "loss": ["ce"], "wd": [5e-5, 1e-3],
+                  "variant": ["torch", "torch, no Nesterov"]},
+            seeds=4, epochs=2000, snapshot_every=50,
             lrs={"adam": (5e-4, 1e-3, 2e-3, 5e-3), "muon": (5e-3, 1e-2, 2e-2, 5e-2)})
-MARGIN = 0.01  # a test-loss difference below this is within seed-to-seed noise here
 THM8 = dict(L=35, a=2.0, trials=2000)  # 35 frequency pairs of Z71; Fréchet shape a
 
 
 def run(ctx) -> list[Verdict]:
     mode = QUICK if ctx.quick else FULL
     seeds = ctx.seeds or mode["seeds"]
-    base = ["task.group=Z71", "task.train_fraction=0.4", "model.activation=sqr", "loss.kind=mse",
-            "optim.weight_decay=2e-4", f"train.epochs={mode['epochs']}", "train.eval_every=10",
-            "train.checkpoint_every=1000"]
-    cells = []
-    for K in mode["widths"]:
-        for kind, lrs in mode["lrs"].items():
-            members = [(s, lr) for s in range(seeds) for lr in lrs]
-            extra = ["optim.muon_variant=li2", "optim.muon_routing=li2"] if kind == "muon" else []
-            cells.append((f"K={K} {kind}", [f"model.width={K}", f"optim.kind={kind}", *extra,
-                                            f"train.seeds=[{','.join(str(s) for s, _ in members)}]",
-                                            f"optim.lr=[{','.join(f'{lr:g}' for _, lr in members)}]"]))
-    trained = {c.label: c for c in train_cells(base, cells, ctx.store_path, progress=ctx.progress, echo=ctx.echo)}
+    settings = mp.design(mode["orders"], mode["axes"])
+    base = ["model.activation=sqr", f"train.epochs={mode['epochs']}", "train.eval_every=10", "train.stop=grok",
+            "train.checkpoint_every=1000", f"train.snapshot_every={mode['snapshot_every']}"]
+    trained = {c.label: c for c in train_cells(base, mp.cells(settings, seeds, mode["lrs"]), ctx.store_path,
+                                               progress=ctx.progress, echo=ctx.echo)}
     store = Store(ctx.store_path)
-    group = get_group("Z71")
+    arms = {label: mp.best_arm(store, cell, mode["epochs"]) for label, cell in trained.items()}
+    bases = {s.M: s for s in settings if s.axis == "base"}
+    table = []
+    for s in settings:
+        adam = arms[f"{(bases[s.M] if s.axis == 'variant' else s).label} | adam"]
+        table.append(mp.compare(adam, arms[f"{s.label} | muon"]))
 
-    best, cover = {}, {}
-    for label, cell in trained.items():
-        loss = {}
-        for r in cell.results:
-            loss.setdefault(r["lr"], []).append(r["final_test_loss"])
-        lr = min(loss, key=lambda x: np.mean(loss[x]))
-        chosen = [r for r in cell.results if r["lr"] == lr]
-        cover[label] = float(np.mean([node_summary(member_weights(store, r["run_id"])["W"], group)["coverage"]
-                                      for r in chosen]))
-        best[label] = dict(lr=lr, loss=float(np.mean(loss[lr])), ids=[r["run_id"] for r in chosen], cell=cell)
+    widths = {M: sorted((s for s in settings if s.M == M and s.axis in ("base", "K")), key=lambda s: s.K)
+              for M in mode["orders"]}
+    cover = {(s.M, s.K, kind): _coverage(store, arms[f"{s.label} | {kind}"], s.M, mode)
+             for M, v in widths.items() for s in v for kind in ("adam", "muon")}
 
     ctx.echo("  Thm 8: coupon-collector simulation")
     mu = np.linspace(1.0, 2.0, THM8["L"])
     indep = simulate_collection(mu, THM8["a"], nodes=20000, trials=THM8["trials"], seed=0)
     muon = simulate_collection(mu, THM8["a"], nodes=20000, trials=THM8["trials"], seed=1, muon=True)
-    _figure(ctx, store, best, mode, indep, muon)
-
-    widths = mode["widths"]
-    small = widths[0]
-    table = {f"K={K}": {"adam": f"{best[f'K={K} adam']['loss']:.3f} (lr {best[f'K={K} adam']['lr']:g})",
-                        "muon": f"{best[f'K={K} muon']['loss']:.3f} (lr {best[f'K={K} muon']['lr']:g})"} for K in widths}
-    gain = best[f"K={small} adam"]["loss"] - best[f"K={small} muon"]["loss"]
-    return [
-        Verdict("at small K Muon reaches a lower test loss than Adam",
-                f"Z71, n = 2016, x², class-centred MSE, wd 2e-4, {mode['epochs']} epochs, {seeds} seed(s); "
-                f"each optimiser at its best lr", table,
-                f"Muon's best final test loss below Adam's by more than {MARGIN} at K = {small}",
-                gain > MARGIN),
-        Verdict("Muon's nodes hold more distinct frequencies than Adam's at small K (Thm 8's mechanism)",
-                "frequencies held by an active node with ≥ 80 % of its power in one frequency, best-lr runs",
-                {f"K={K}": {"adam": cover[f"K={K} adam"], "muon": cover[f"K={K} muon"]} for K in widths},
-                f"Muon > Adam at K = {small}", cover[f"K={small} muon"] > cover[f"K={small} adam"]),
-        Verdict("Thm 8 toy model: Muon's sequential collection needs fewer nodes, within T_a",
-                f"L = {THM8['L']} maxima with strengths μ ∈ [1, 2], Fréchet a = {THM8['a']:g}, {THM8['trials']} trials",
-                {"independent (mean nodes)": round(indep["mean"], 1), "T0": round(indep["T0"], 1),
-                 "muon (mean nodes)": round(muon["mean"], 1), "T_a bound": round(muon["bound"], 1)},
-                "independent ≈ T0 (within 4 s.e.); muon < independent and ≤ T_a (+3 s.e.)",
-                abs(indep["mean"] - indep["T0"]) < 4 * indep["sem"] and muon["mean"] < indep["mean"]
-                and muon["mean"] <= muon["bound"] + 3 * muon["sem"]),
-    ]
+    _figures(ctx, settings, table, arms, widths, cover, mode, indep, muon)
+    return [_map_verdict(settings, table, mode, seeds), _mechanism_verdict(widths, cover), _thm8_verdict(indep, muon)]
 
 
-def _figure(ctx, store, best, mode, indep, muon) -> None:
-    fig = new_figure(16, 4.6)
-    ax, bx, cx = fig.subplots(1, 3)
-    widths = mode["widths"]
-    styles = {"adam": ("#4c72b0", "Adam on W and V"), "muon": ("#c44e52", "Muon on W, Adam on V")}
-    for kind, (colour, label) in styles.items():
-        ax.plot(widths, [best[f"K={K} {kind}"]["loss"] for K in widths], "o-", color=colour, label=f"{label} (best lr)")
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(widths, [str(k) for k in widths])
-    ax.set(xlabel="hidden width K (nodes)", ylabel="final test loss (class-centred MSE)",
-           title="Z71: test loss by width")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    K = widths[0]
-    for kind, (colour, label) in styles.items():
-        b = best[f"K={K} {kind}"]
-        epochs, loss = metric_curves(store, b["cell"], "test_loss")
-        ids = [r["run_id"] for r in b["cell"].results]
-        rows = [ids.index(i) for i in b["ids"]]
-        bx.plot(epochs, loss[rows].mean(axis=0), color=colour, lw=1.8, label=f"{label}, lr {b['lr']:g}")
-    bx.set(xlabel=EPOCH_LABEL, ylabel="test loss (class-centred MSE)", title=f"K = {K}: test loss during training")
-    bx.grid(alpha=0.3)
-    bx.legend(fontsize=8)
+def _coverage(store, arm, M: int, mode) -> dict:
+    """Coverage counts of the arm's runs on the snapshot grid [seeds, E]; a stopped run keeps its last value."""
+    grid = np.arange(0, mode["epochs"] + 1, mode["snapshot_every"])
+    group = get_group(f"Z{M}")
+    rows = []
+    for run_id in arm.run_ids:
+        series = coverage_over_training(first_layer_over_training(store, run_id), group)
+        epochs, count = np.array(series["epochs"]), series["count"].numpy().astype(float)
+        rows.append(count[np.clip(np.searchsorted(epochs, grid, side="right") - 1, 0, None)])
+    counts = np.array(rows)
+    return dict(epochs=grid, counts=counts, mean=counts.mean(axis=1), final=counts[:, -1])
+
+
+def _map_verdict(settings, table, mode, seeds) -> Verdict:
+    region = {w: [] for w in ("Muon lower loss", "Adam lower loss", "Muon groks sooner", "Adam groks sooner")}
+    for s, row in zip(settings, table):
+        for metric, name in (("best test loss", "lower loss"), ("grok epoch", "groks sooner")):
+            if row[metric]["winner"] in ("muon", "adam"):
+                region[f"{row[metric]['winner'].capitalize()} {name}"].append(s.label)
+    few = [s.label for s, row in zip(settings, table) if s.K <= s.M - 1 and row["best test loss"]["winner"] == "muon"]
+    measured = {"region": region,
+                "cells": {s.label: {m: (row[m]["winner"] if row[m]["winner"] == "n/a" else
+                                        f"{row[m]['diff']:+.4g} ± {row[m]['se']:.2g} ({row[m]['winner']})")
+                                    for m in mp.METRICS} for s, row in zip(settings, table)},
+                "claim holds at": few or "nowhere on this map"}
+    return Verdict("at small K Muon reaches a lower test loss than Adam (Fig. 8): the region where it holds",
+                   f"Z_M M ∈ {list(mode['orders'])}, one axis at a time from a base per M (K = (M−1)/2, MSE, wd 2e-4); "
+                   f"{seeds} seeds, lrs Adam {list(mode['lrs']['adam'])}, Muon {list(mode['lrs']['muon'])}, each at "
+                   f"its best; ≤ {mode['epochs']} epochs, runs stop at their grok; Muon − Adam beyond 2 s.e.",
+                   measured, "Muon's best test loss below Adam's beyond 2 s.e. in some cell with K ≤ M − 1", bool(few))
+
+
+def _mechanism_verdict(widths, cover) -> Verdict:
+    measured, wins, losses = {}, [], []
+    for M, v in widths.items():
+        for s in v:
+            a, m = cover[(M, s.K, "adam")], cover[(M, s.K, "muon")]
+            d = two_se_difference(m["mean"], a["mean"])
+            measured[f"Z{M} K={s.K}"] = {
+                "adam mean/final": f"{a['mean'].mean():.2f} / {a['final'].mean():.2f}",
+                "muon mean/final": f"{m['mean'].mean():.2f} / {m['final'].mean():.2f}",
+                "muon − adam (mean over training)": f"{d['diff']:+.2f} ± {d['se']:.2g}"}
+            if d["significant"]:
+                (wins if d["diff"] > 0 else losses).append(f"Z{M} K={s.K}")
+    few = [f"Z{M} K={s.K}" for M, v in widths.items() for s in v if s.K <= M - 1]
+    measured["Muon covers more"], measured["Adam covers more"] = wins, losses
+    return Verdict("Muon covers more features with fewer nodes (Thm 8's mechanism, in training)",
+                   "distinct frequencies held by active ≥ 80 %-pure nodes, averaged over the snapshot epochs (how "
+                   "fast coverage grows) and at the end; best-lr runs, equal K",
+                   measured, "Muon's mean coverage above Adam's beyond 2 s.e. in most cells with K ≤ M − 1, "
+                   "and below it in none", 2 * len([c for c in wins if c in few]) > len(few) and not losses)
+
+
+def _thm8_verdict(indep, muon) -> Verdict:
+    return Verdict("Thm 8 toy model: Muon's sequential collection needs fewer nodes, within T_a",
+                   f"L = {THM8['L']} maxima with strengths μ ∈ [1, 2], Fréchet a = {THM8['a']:g}, {THM8['trials']} trials",
+                   {"independent (mean nodes)": round(indep["mean"], 1), "T0": round(indep["T0"], 1),
+                    "muon (mean nodes)": round(muon["mean"], 1), "T_a bound": round(muon["bound"], 1)},
+                   "independent ≈ T0 (within 4 s.e.); muon < independent and ≤ T_a (+3 s.e.)",
+                   abs(indep["mean"] - indep["T0"]) < 4 * indep["sem"] and muon["mean"] < indep["mean"]
+                   and muon["mean"] <= muon["bound"] + 3 * muon["sem"])
+
+
+STYLES = {"adam": ("#4c72b0", "Adam on W and V"), "muon": ("#c44e52", "Muon (li2) on W, Adam on V")}
+
+
+def _figures(ctx, settings, table, arms, widths, cover, mode, indep, muon) -> None:
+    orders = list(mode["orders"])
+    fig = new_figure(5.2 * (len(orders) + 1), 8.6)
+    axes = fig.subplots(2, len(orders) + 1, squeeze=False)
+    for col, M in enumerate(orders):
+        ax, bx = axes[0, col], axes[1, col]
+        Ks = [s.K for s in widths[M]]
+        for kind, (colour, label) in STYLES.items():
+            loss = [arms[f"{s.label} | {kind}"].loss for s in widths[M]]
+            ax.errorbar(Ks, [x.mean() for x in loss], yerr=[2 * x.std(ddof=1) / np.sqrt(len(x)) if len(x) > 1 else 0
+                                                             for x in loss], fmt="o-", color=colour, capsize=3, label=label)
+            base = next(s for s in widths[M] if s.axis == "base")
+            c = cover[(M, base.K, kind)]
+            bx.plot(c["epochs"], c["counts"].mean(axis=0), color=colour, lw=1.8, label=label)
+            bx.fill_between(c["epochs"], c["counts"].min(axis=0), c["counts"].max(axis=0), color=colour, alpha=0.2)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(Ks, [str(k) for k in Ks])
+        ax.set(xlabel="hidden width K (nodes)", ylabel="best test loss (mean ± 2 s.e.)",
+               title=f"Z{M}: best-lr test loss by width (base setting)")
+        bx.axhline((M - 1) // 2, color="grey", ls=":", lw=1)
+        bx.set(xlabel=EPOCH_LABEL, ylabel="frequencies covered (count)", ylim=(-0.5, (M - 1) // 2 + 1),
+               title=f"Z{M}, K = {base.K}: coverage over training (band: seed range)")
+        for a in (ax, bx):
+            a.grid(alpha=0.3)
+            a.legend(fontsize=8)
+    cx = axes[0, -1]
     times = {"independent nodes": indep["times"], "Muon (sequential model)": muon["times"]}
-    top = max(int(t.max()) for t in times.values())
-    bins = np.linspace(0, top, 50)
+    bins = np.linspace(0, max(int(t.max()) for t in times.values()), 50)
     for (label, t), colour in zip(times.items(), ("#4c72b0", "#c44e52")):
         cx.hist(t[t > 0], bins=bins, histtype="step", lw=2, color=colour, label=f"{label}: mean {t[t > 0].mean():.0f}")
     cx.axvline(indep["T0"], color="#4c72b0", ls="--", lw=1, label=f"T0 = {indep['T0']:.0f}")
@@ -138,5 +180,13 @@ def _figure(ctx, store, best, mode, indep, muon) -> None:
            title=f"Thm 8 toy model (a = {THM8['a']:g})")
     cx.grid(alpha=0.3)
     cx.legend(fontsize=8)
-    fig.suptitle("Li2 Fig. 8 / Thm 8: Muon vs Adam at small width (Z71, σ = x², wd 2e-4)")
+    axes[1, -1].set_visible(False)
+    fig.suptitle("Li2 Fig. 8 / Thm 8: Muon vs Adam by width, and feature coverage during training")
     fig.savefig(ctx.figure_path("li2_muon"))
+
+    fig = new_figure(9, 1.6 + 0.32 * len(settings))
+    ax = fig.subplots()
+    mp.heatmap(ax, [s.label for s in settings], table)
+    ax.set_title("Muon − Adam at each optimiser's best lr (* beyond 2 s.e.; grey: both always grok, see grok epoch)",
+                 fontsize=9)
+    fig.savefig(ctx.figure_path("li2_muon_map"))

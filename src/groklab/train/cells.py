@@ -101,6 +101,13 @@ def member_weights(store, run_id: str, epoch: int | None = None) -> dict[str, to
     return ckpt.load_snapshot(path, member=int(row["member"]))
 
 
+def first_layer_over_training(store, run_id: str) -> list[tuple[int, torch.Tensor]]:
+    """(epoch, W) of one member at every snapshot it is in (to its stopped epoch), by epoch."""
+    row = store.run(run_id)
+    member = int(row["member"])
+    return [(e, ckpt.load_snapshot(p, member=member)["W"]) for e, p in ckpt.run_snapshots(row, store.folder)]
+
+
 def metric_curves(store, cell: Cell, column: str = "test_acc") -> tuple[np.ndarray, np.ndarray]:
     """(epochs [E], values [S, E]) of one metric for every member of a cell, on the epochs where
     all members have it (test metrics exist only on the evaluation schedule). A member that stopped

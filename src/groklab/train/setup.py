@@ -84,6 +84,7 @@ def build_model(cfg: RunConfig, task: TaskData, data: EnsembleData, seeds: list[
             num_values=task.num_values, arity=task.inputs.shape[1], num_classes=task.num_classes, width=m.width,
             activation=m.activation, top_init_scale=m.top_init_scale, output_scale=m.output_scale,
             extra_layers=m.extra_layers, complex_weights=m.complex_weights, seeds=seeds, dtype=dtype, device=device,
+            complex_init=m.complex_init,
         )
     from groklab.models.transformer import TransformerEnsemble
 
