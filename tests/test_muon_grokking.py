@@ -198,3 +198,12 @@ def test_stopping_changes_no_statistic(tmp_path):
     # collapse after the confirmed grok is not observed; the verdicts do not read it
     drop = lambda pooled: {o: {k: v for k, v in p.items() if k != "collapsed"} for o, p in pooled.items()}  # noqa: E731
     assert mg.jsonable(drop(a["pooled"])) == mg.jsonable(drop(b["pooled"]))
+
+
+def test_default_workers_share_one_gpu():
+    """On CUDA the grid's small launch-bound cells share the device: 12 workers, at most the cores less 2."""
+    from groklab.reproduce.muon_grokking import GPU_WORKERS, default_workers
+
+    assert default_workers("cuda", cores=16) == GPU_WORKERS == 12
+    assert default_workers("cuda", cores=8) == 6 and default_workers("cuda", cores=2) == 1
+    assert default_workers("cpu", cores=16) is None  # the sweep's own default: one per core
