@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Muon-grokking study on one GPU, from a fresh machine with only PyTorch installed (no network):
-# install groklab (carried wheels), run the CUDA tests, the li2_step and transformer_epoch benchmarks on
-# CUDA, and the full grid `groklab reproduce muon-grokking` (6 tasks x 3 outputs x AdamW/Muon x 10 seeds),
+# install groklab (carried wheels), run the CUDA tests, the full grid `groklab reproduce muon-grokking`
+# (6 tasks x 3 outputs x AdamW/Muon x 10 seeds) and the li2_step and transformer_epoch benchmarks on CUDA,
 # then gather timings and results into OUT. See docs/gpu.md.
 #
 #   bash benchmarks/gpu/fetch_wheels.sh                 # once, where pip reaches an index: wheels into .whl/
@@ -10,9 +10,9 @@
 #   --tiny        every stage tiny and on the CPU (a 1-task, 1-seed quick grid): the script's self-test
 #   --workers N   grid worker processes sharing the GPU (default: 12, at most the cores less 2; tiny: 2)
 #   --budget S    wall seconds for the whole script (default 570: one 10-minute device call); the grid gets
-#                 what the earlier stages leave, less 30 s for the summary, and is interrupted at its end
-#                 (its completed runs stay in the store and are counted in summary.json)
-#   --stages LIST comma-separated subset of install,tests,bench,grid (default: all, in that order)
+#                 what install and tests leave, less 90 s kept for the benchmarks and 30 s for the summary,
+#                 and is interrupted at its end (completed runs stay in the store, counted in summary.json)
+#   --stages LIST comma-separated subset of install,tests,grid,bench (default: all; they run in that order)
 #   --work DIR    where the store, checkpoints and per-stage outputs go (default: a new folder under /tmp);
 #                 OUT receives only run.log, summary.json, verdict.json, the figures and store.sqlite.gz
 #   --full-bench  the benchmarks' full modes (default on CUDA: their --quick modes, to leave the grid time)
@@ -20,11 +20,12 @@
 # PYTHON (default python3) is the interpreter that holds torch. Exit status 0 when every stage passed.
 set -uo pipefail
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 2; }
 [ $# -ge 1 ] || usage
 OUT=$1; shift
 case "$OUT" in -*) usage ;; esac
-TINY=0; WORKERS=""; BUDGET=570; STAGES="install,tests,bench,grid"; WORK=""; FULL_BENCH=0
+TINY=0; WORKERS=""; BUDGET=570; STAGES="install,tests,grid,bench"; WORK=""; FULL_BENCH=0
+BENCH_RESERVE=90  # seconds kept for the benchmarks, which run after the grid
 while [ $# -gt 0 ]; do
     case "$1" in
         --tiny) TINY=1 ;;
@@ -139,7 +140,7 @@ grid() {
 export -f install run_tests bench grid
 
 if wants install; then
-    stage install 180 "" bash -c install
+    stage install 120 "" bash -c install
     export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
     [ -f "$WORK/fallback_path" ] && export PYTHONPATH="$PYTHONPATH:$(cat "$WORK/fallback_path")"
 else
@@ -155,29 +156,34 @@ if [ "$env_rc" != 0 ]; then
 fi
 
 # -- tests: the CUDA tests (they skip on a CPU) ------------------------------------------------------
-wants tests && stage tests 150 "" bash -c run_tests
+wants tests && stage tests 120 "" bash -c run_tests
 
-# -- benchmarks (their --quick modes on CUDA unless --full-bench; --tiny on the self-test) -----------
-if wants bench; then
-    if [ "$TINY" = 1 ]; then size="--tiny"; elif [ "$FULL_BENCH" = 1 ]; then size=""; else size="--quick"; fi
-    stage li2_step 150 "$size" bash -c "bench li2_step.py li2_step $size"
-    stage transformer_epoch 200 "$size" bash -c "bench transformer_epoch.py transformer_epoch $size"
-fi
-
-# -- the grid: what the budget leaves, less 30 s for the summary ------------------------------------
+# -- the grid: what the budget leaves, less 30 s for the summary and BENCH_RESERVE for the benchmarks --
 if [ "$TINY" = 1 ]; then
     GRID_ARGS="--quick --tasks add --seeds 1 --workers $WORKERS"; EXPECTED=6
 else
     GRID_ARGS="--workers $WORKERS"; EXPECTED=360
 fi
 if wants grid; then
-    left=$(( BUDGET - $(elapsed) - 30 ))
+    reserve=0
+    wants bench && reserve=$BENCH_RESERVE
+    left=$(( BUDGET - $(elapsed) - 30 - reserve ))
     if [ "$left" -lt 30 ]; then
         log "grid skipped: ${left}s of the ${BUDGET}s budget left"
         printf 'grid\t1\t0\t%s\n' "skipped: budget spent" >> "$WORK/stages.tsv"
     else
         stage grid "$left" "$GRID_ARGS" bash -c "grid $GRID_ARGS"
     fi
+fi
+
+# -- benchmarks (their --quick modes on CUDA unless --full-bench; --tiny on the self-test) -----------
+if wants bench; then
+    if [ "$TINY" = 1 ]; then size="--tiny"; elif [ "$FULL_BENCH" = 1 ]; then size=""; else size="--quick"; fi
+    # after the grid: each gets half of what is left (at least 30 s), so the summary is still written in time
+    left=$(( (BUDGET - $(elapsed) - 30) / 2 )); [ "$left" -lt 30 ] && left=30
+    stage li2_step "$left" "$size" bash -c "bench li2_step.py li2_step $size"
+    left=$(( BUDGET - $(elapsed) - 30 )); [ "$left" -lt 30 ] && left=30
+    stage transformer_epoch "$left" "$size" bash -c "bench transformer_epoch.py transformer_epoch $size"
 fi
 
 # -- summary: OUT/summary.json and the files that come back ----------------------------------------
