@@ -49,6 +49,7 @@ mkdir -p "$WORK" && WORK=$(cd "$WORK" && pwd)
 case "$WORK/" in "$OUT"/*) echo "run.sh: --work must lie outside OUT (only 8 files come back from OUT)" >&2; exit 2 ;; esac
 SITE="$WORK/site"
 LOG="$OUT/run.log"
+rm -f "$OUT"/summary.json "$OUT"/verdict.json "$OUT"/store.sqlite.gz "$OUT"/*.png  # an earlier run's files
 : > "$LOG"
 : > "$WORK/stages.tsv"
 cd "$REPO" || exit 2
