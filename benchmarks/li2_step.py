@@ -1,7 +1,7 @@
 """Speed of the Li2 training loop: epochs per second, peak memory, and the fraction of the machine's
 matmul throughput the loop achieves.
 
-    python benchmarks/li2_step.py [--json] [--epochs 60] [--device auto] [--quick]
+    python benchmarks/li2_step.py [--json] [--epochs 60] [--device auto] [--quick | --tiny]
 
 `limit_fraction` = achieved FLOP/s ÷ fp32 matmul FLOP/s measured in this run (a square 2048³ matmul),
 where achieved FLOP/s counts only the necessary FLOPs of an epoch: the gathered first layer
@@ -12,6 +12,8 @@ Per-member throughput at S = 1, 8, 32 shows when stacking members pays off on th
 `--compile` also measures `torch.compile` of the training step (forward, loss and backward) against
 eager: the one-time compile cost, the steady-state step, and whether compiling pays on a 1000-epoch run
 (it did not on the 2-core CPU, so groklab does not offer it as a setting; see BENCHMARKS.md).
+`--tiny` (seconds on a CPU, for the GPU script's self-test) runs Z7 at K = 32 for 2 epochs, S = 1 and 2;
+its numbers mean nothing.
 """
 
 from __future__ import annotations
@@ -131,12 +133,16 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--quick", action="store_true", help="fewer epochs and no S=32 at li2_fig3 size")
+    parser.add_argument("--tiny", action="store_true", help="Z7, K=32, 2 epochs, S=1 and 2 (a self-test, not a measurement)")
     parser.add_argument("--compile", action="store_true", help="also measure a torch.compile'd step against eager")
     parser.add_argument("--only-compile", action="store_true", help="measure the torch.compile'd step only")
     args = parser.parse_args()
     device = resolve_device(args.device)
-    epochs = 15 if args.quick else args.epochs
+    epochs = 2 if args.tiny else 15 if args.quick else args.epochs
     out: dict = {"device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads()}
+    main_shape = ["task.group=Z7", "model.width=32"] if args.tiny else []  # li2_fig3 itself unless --tiny
+    if args.tiny:
+        out["note"] = "--tiny: Z7, K = 32 under the li2_fig3 keys; a self-test, not a measurement"
 
     with tempfile.TemporaryDirectory() as tmp:
         if args.compile or args.only_compile:
@@ -145,11 +151,12 @@ def main() -> None:
         if args.only_compile:
             print(json.dumps(out, indent=2))
             return
-        peak = matmul_flops(device)
+        peak = matmul_flops(device, 512 if args.tiny else 2048)
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
-        per_epoch, cfg = run_config([], epochs, args.device, tmp)
-        flops = epoch_flops(2016, 3025, cfg.model.width, 71)  # reference split of Z71 at 0.4: 2016 train, 3025 test
+        per_epoch, cfg = run_config(main_shape, epochs, args.device, tmp)
+        n, m, C = (2016, 3025, 71) if not args.tiny else (19, 30, 7)  # reference split of Z71 at 0.4: 2016 train, 3025 test
+        flops = epoch_flops(n, m, cfg.model.width, C)
         out["li2_fig3"] = {
             "epochs_per_second": round(1 / per_epoch, 2),
             "ms_per_epoch": round(1000 * per_epoch, 2),
@@ -157,14 +164,14 @@ def main() -> None:
             "achieved_gflops": round(flops / per_epoch / 1e9, 1),
             "matmul_gflops": round(peak / 1e9, 1),
             "limit_fraction": round(flops / per_epoch / peak, 3),
-            "same_shape_matmul_gflops": round(shape_matmul_flops(2016, 3025, cfg.model.width, 71) / 1e9, 1),
+            "same_shape_matmul_gflops": round(shape_matmul_flops(n, m, cfg.model.width, C) / 1e9, 1),
             "peak_memory_mib": round(_peak_memory_mib(device), 1),
         }
-        sizes = {"Z23_K512": ("Z23", 512), "li2_fig3": ("Z71", 2048)}
+        sizes = {"Z7_K32": ("Z7", 32)} if args.tiny else {"Z23_K512": ("Z23", 512), "li2_fig3": ("Z71", 2048)}
         out["per_member"] = {}
         for label, (group, width) in sizes.items():
             row = {}
-            for members in (1, 8, 32):
+            for members in ((1, 2) if args.tiny else (1, 8, 32)):
                 if args.quick and label == "li2_fig3" and members == 32:
                     continue
                 row[f"S={members}"] = round(throughput(group, width, members, epochs, args.device, tmp), 1)

@@ -1,7 +1,7 @@
 """Speed of the Muon-grokking transformer: seconds per epoch, the fraction of the machine's matmul
 throughput it achieves, and per-member throughput of stacked ensembles.
 
-    python benchmarks/transformer_epoch.py [--json] [--quick] [--device auto] [--threads N]
+    python benchmarks/transformer_epoch.py [--json] [--quick | --tiny] [--device auto] [--threads N]
 
 Setting: the `muon_grokking` preset at 50 % train — (a / b) mod 97, 4656 of 9312 rows, batch 512 (10
 steps), depth 2, width 128, 1 head, SwiGLU 512, dropout 0.2, CE, AdamW, float32. An epoch is what the
@@ -24,6 +24,17 @@ run with the same threads (best of repeats, at the start and the end); `limit_fr
 same ratio in process CPU time, which a busy shared machine disturbs far less (exact with --threads 1). `model_step_fraction` and `model_eval_fraction` time the
 model alone (forward + backward of one 512-batch; a no-grad forward of the test split) to separate the
 model's efficiency from the loop's.
+
+Schedules (`schedules` in the output): the same S = 1 run timed under the old and the new bookkeeping
+schedule, alternating (old, new, old, new) so that a change in the machine's load hits both alike. Old:
+the eval-mode pass over the training set at every epoch and a weight snapshot at every epoch of the first
+100 (`train.checkpoint_dense_until=100`, the default before the Muon presets changed). New (the
+`muon_grokking` preset): `train.train_eval_every=10`, `train.checkpoint_dense_until=0`,
+`train.snapshot_every=10`. Each repeat times epochs 1..10 (so the new schedule pays its pass and its snapshot
+once, at epoch 10); the figures are means over all timed epochs, in wall and in process CPU time.
+
+`--tiny` (seconds on a CPU, for the GPU script's self-test): add mod 23, width 32, S = 1, one timed epoch
+per run and one repeat of the schedules; its numbers mean nothing.
 """
 
 from __future__ import annotations
@@ -76,29 +87,64 @@ def forward_flops(width: int, depth: int, seq_len: int, classes: int, ffn_mult: 
     return float((depth - 1) * full + last + 2 * W * classes)
 
 
-def config(members: int, device: str, store_dir: str, epochs: int, extra=()):
+SETTING = {"modulus": 97, "width": 128, "depth": 2}
+TINY = {"modulus": 23, "width": 32, "depth": 1}
+# the bookkeeping schedules compared in one run (see the module docstring)
+OLD_SCHEDULE = ["train.train_eval_every=null", "train.checkpoint_dense_until=100", "train.snapshot_every=null"]
+NEW_SCHEDULE = ["train.train_eval_every=10", "train.checkpoint_dense_until=0", "train.snapshot_every=10"]
+SCHEDULE_EPOCHS = 10  # timed epochs per repeat: one period of the new schedule
+
+
+def config(members: int, device: str, store_dir: str, epochs: int, extra=(), setting=SETTING):
     seeds = "[" + ",".join(str(s) for s in range(members)) + "]"
     return load_config(PRESET, [
-        "task.train_fraction=0.5", f"train.seeds={seeds}", f"train.epochs={epochs}", "train.progress=false",
-        "train.checkpoint_dense_until=0", f"train.checkpoint_every={10 * epochs + 10}", f"train.device={device}",
-        f"store.path={store_dir}/runs.sqlite", *extra])
+        "task.train_fraction=0.5", f"task.modulus={setting['modulus']}", f"model.width={setting['width']}",
+        f"model.depth={setting['depth']}", f"train.seeds={seeds}", f"train.epochs={epochs}", "train.progress=false",
+        "train.checkpoint_dense_until=0", f"train.checkpoint_every={10 * epochs + 10}", "train.snapshot_every=null",
+        "train.train_eval_every=null", f"train.device={device}", f"store.path={store_dir}/runs.sqlite", *extra])
 
 
-def time_epochs(members: int, epochs: int, device: str, store_dir: str) -> dict:
-    """Per-epoch wall time of the real training loop (epoch 0, evaluation only, is not timed)."""
-    cfg = config(members, device, store_dir, epochs)
+def _timed_train(cfg) -> tuple[list[float], list[float]]:
+    """Wall and process-CPU seconds of every epoch after epoch 0 (evaluation only, not timed)."""
     stamps: list[tuple[float, float]] = []
     train(cfg, force=True, on_epoch=lambda e: stamps.append((time.perf_counter(), time.process_time())))
-    times = [b[0] - a[0] for a, b in zip(stamps, stamps[1:])]
-    cpu = [b[1] - a[1] for a, b in zip(stamps, stamps[1:])]
+    return ([b[0] - a[0] for a, b in zip(stamps, stamps[1:])], [b[1] - a[1] for a, b in zip(stamps, stamps[1:])])
+
+
+def time_epochs(members: int, epochs: int, device: str, store_dir: str, setting=SETTING) -> dict:
+    """Per-epoch wall time of the real training loop (epoch 0, evaluation only, is not timed)."""
+    times, cpu = _timed_train(config(members, device, store_dir, epochs, setting=setting))
     return {"members": members, "epochs_timed": len(times), "seconds_per_epoch": min(times),
             "seconds_per_epoch_median": statistics.median(times), "cpu_seconds_per_epoch": min(cpu),
             "member_epochs_per_second": members / min(times)}
 
 
-def model_only(device: str, store_dir: str, repeats: int) -> dict:
+def time_schedules(device: str, store_dir: str, repeats: int = 2, epochs: int = SCHEDULE_EPOCHS,
+                   setting=SETTING) -> dict:
+    """Mean seconds per epoch under the old and the new bookkeeping schedule, runs alternating.
+
+    Each run trains `epochs` + 1 epochs and times epochs 1..`epochs` (the final epoch, which always
+    evaluates the training set and snapshots, is not timed)."""
+    wall: dict[str, list[float]] = {"old": [], "new": []}
+    cpu: dict[str, list[float]] = {"old": [], "new": []}
+    for _ in range(repeats):
+        for name, overrides in (("old", OLD_SCHEDULE), ("new", NEW_SCHEDULE)):
+            times, cpus = _timed_train(config(1, device, store_dir, epochs + 1, overrides, setting))
+            wall[name] += times[:epochs]
+            cpu[name] += cpus[:epochs]
+    out = {name: {"overrides": overrides, "epochs_timed": len(wall[name]),
+                  "seconds_per_epoch_mean": statistics.fmean(wall[name]),
+                  "cpu_seconds_per_epoch_mean": statistics.fmean(cpu[name])}
+           for name, overrides in (("old", OLD_SCHEDULE), ("new", NEW_SCHEDULE))}
+    out["speedup_wall"] = out["old"]["seconds_per_epoch_mean"] / out["new"]["seconds_per_epoch_mean"]
+    out["speedup_cpu_time"] = out["old"]["cpu_seconds_per_epoch_mean"] / out["new"]["cpu_seconds_per_epoch_mean"]
+    out["repeats"] = repeats
+    return out
+
+
+def model_only(device: str, store_dir: str, repeats: int, setting=SETTING) -> dict:
     """The model alone: fwd+bwd of one training batch, and a no-grad forward of the test split."""
-    cfg = config(1, device, store_dir, 1)
+    cfg = config(1, device, store_dir, 1, setting=setting)
     run = setup(cfg)
     dev, data, model, loss_fn = run.device, run.data, run.model, run.loss_fn
     x, y = data.x_train[:, :512], data.y_train[:, :512]
@@ -112,33 +158,51 @@ def model_only(device: str, store_dir: str, repeats: int) -> dict:
     model.eval()
     with torch.no_grad():
         t_eval = best_of(lambda: model(data.x_test), dev, repeats)
-    return {"step_seconds": t_step, "eval_seconds": t_eval, "batch": x.shape[1], "eval_rows": data.x_test.shape[1]}
+    return {"step_seconds": t_step, "eval_seconds": t_eval, "batch": x.shape[1], "eval_rows": data.x_test.shape[1],
+            "train_rows": data.x_train.shape[1]}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--quick", action="store_true", help="fewer timed epochs; S = 1 and 4 only")
+    parser.add_argument("--tiny", action="store_true", help="add mod 23, width 32, S = 1, one epoch each (self-test)")
+    parser.add_argument("--no-schedules", action="store_true", help="skip the old-vs-new schedule comparison")
+    parser.add_argument("--only-schedules", action="store_true", help="only the old-vs-new schedule comparison")
+    parser.add_argument("--repeats", type=int, default=2, help="old/new pairs in the schedule comparison (default 2)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    plan = {1: 2, 4: 1} if args.quick else {1: 4, 4: 2, 16: 1}  # members -> timed epochs
+    setting = TINY if args.tiny else SETTING
+    plan = {1: 1} if args.tiny else {1: 2, 4: 1} if args.quick else {1: 4, 4: 2, 16: 1}  # members -> timed epochs
+    W, D, p = setting["width"], setting["depth"], setting["modulus"]
     out: dict = {"device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
-                 "setting": "div mod 97, 50% train (4656 rows), batch 512, depth 2, width 128, heads 1, dropout 0.2, "
-                            "CE, AdamW, float32"}
-    out["matmul_flops"] = matmul_flops(device)
-    out["matmul_flops_cpu_time"] = matmul_flops(device, clock=time.process_time)
-    n_train, n_test, classes = 4656, 4656, 97
-    f = forward_flops(128, 2, 4, classes)
+                 "setting": f"div mod {p}, 50% train, batch 512, depth {D}, width {W}, heads 1, dropout 0.2, "
+                            "CE, AdamW, float32" + (" (tiny: not a measurement)" if args.tiny else "")}
+    size = 512 if args.tiny else 2048
+    out["matmul_flops"] = matmul_flops(device, size)
+    out["matmul_flops_cpu_time"] = matmul_flops(device, size, clock=time.process_time)
+    classes = p  # div: b != 0, so (p - 1)·p rows and p classes
+    f = forward_flops(W, D, 4, classes)
     out["forward_flops_per_example"] = f
-    out["epoch_flops"] = epoch_flops = 3 * f * n_train + f * n_test + f * n_train
+    if args.only_schedules:
+        with tempfile.TemporaryDirectory() as store_dir:
+            out["schedules"] = time_schedules(args.device, store_dir, repeats=args.repeats,
+                                              epochs=1 if args.tiny else SCHEDULE_EPOCHS, setting=setting)
+        _print_schedules(out) if not args.json else print(json.dumps(out, indent=2))
+        return
     with tempfile.TemporaryDirectory() as store_dir:
-        runs = [time_epochs(S, epochs, args.device, store_dir) for S, epochs in plan.items()]
-        single = model_only(args.device, store_dir, repeats=3 if args.quick else 5)
-    out["matmul_flops_end"] = matmul_flops(device)  # the machine may have changed load meanwhile
+        single = model_only(args.device, store_dir, repeats=1 if args.tiny else 3 if args.quick else 5, setting=setting)
+        n_train, n_test = single["train_rows"], single["eval_rows"]
+        out["epoch_flops"] = epoch_flops = 3 * f * n_train + f * n_test + f * n_train
+        runs = [time_epochs(S, epochs, args.device, store_dir, setting) for S, epochs in plan.items()]
+        if not args.no_schedules:
+            out["schedules"] = time_schedules(args.device, store_dir, repeats=1 if args.tiny else args.repeats,
+                                              epochs=1 if args.tiny else SCHEDULE_EPOCHS, setting=setting)
+    out["matmul_flops_end"] = matmul_flops(device, size)  # the machine may have changed load meanwhile
     peak = max(out["matmul_flops"], out["matmul_flops_end"])
     for r in runs:
         r["achieved_flops"] = epoch_flops * r["members"] / r["seconds_per_epoch"]
@@ -164,7 +228,17 @@ def main() -> None:
     print(f"model alone: fwd+bwd of a 512-batch {single['step_seconds'] * 1e3:.0f} ms "
           f"({out['model_step_fraction']:.2f} of matmul), test-split forward {single['eval_seconds'] * 1e3:.0f} ms "
           f"({out['model_eval_fraction']:.2f})")
+    if "schedules" in out:
+        _print_schedules(out)
     sys.stdout.flush()
+
+
+def _print_schedules(out: dict) -> None:
+    sc = out["schedules"]
+    for name in ("old", "new"):
+        print(f"schedule {name:<3} ({' '.join(sc[name]['overrides'])}): {sc[name]['seconds_per_epoch_mean']:.3f} s/epoch, "
+              f"{sc[name]['cpu_seconds_per_epoch_mean']:.3f} CPU s/epoch (mean of {sc[name]['epochs_timed']} epochs)")
+    print(f"old / new: {sc['speedup_wall']:.2f}x wall, {sc['speedup_cpu_time']:.2f}x CPU time")
 
 
 if __name__ == "__main__":

@@ -150,7 +150,8 @@ def _one_line_error(capsys, *args, match):
 def test_bad_feature_input_is_one_line_and_exit_2(capsys, tmp_path):
     store = str(tmp_path / "runs.sqlite")
     tiny = ["muon_grokking", "task.op=compose", "task.group=S3", "model.width=8", "model.depth=1", "train.batch_size=null",
-            "train.epochs=150", "train.checkpoint_dense_until=3", "train.checkpoint_every=50", "train.device=cpu"]
+            "train.epochs=150", "train.checkpoint_dense_until=3", "train.checkpoint_every=50", "train.snapshot_every=50",
+            "train.device=cpu"]
     (member,) = _train(capsys, store, *tiny)
     rid = member["run_id"][:8]
     err = _one_line_error(capsys, "features", rid, "--store", store, "--epoch", "7", match="no snapshot at epoch 7")

@@ -219,3 +219,12 @@ def test_stored_only_analyses_complete_pairs_and_trains_nothing(quick, tmp_path,
               "--store", lonely, "--out", str(tmp_path / "o")])
     assert exc.value.code == 2
     assert "no (task, output) pair has all its runs complete" in capsys.readouterr().err
+
+
+def test_default_workers_share_one_gpu():
+    """On CUDA the grid's small launch-bound cells share the device: 12 workers, at most the cores less 2."""
+    from groklab.reproduce.muon_grokking import GPU_WORKERS, default_workers
+
+    assert default_workers("cuda", cores=16) == GPU_WORKERS == 12
+    assert default_workers("cuda", cores=8) == 6 and default_workers("cuda", cores=2) == 1
+    assert default_workers("cpu", cores=16) is None  # the sweep's own default: one per core

@@ -206,6 +206,43 @@ def test_every_member_equals_the_same_run_trained_alone(tmp_path, monkeypatch, o
                 assert rel <= 1e-6, (name, float(rel))
 
 
+def test_sparse_train_pass_changes_no_member_metric(tmp_path):
+    """train.train_eval_every=3 with dropout and minibatches: every member of the ensemble has the metrics of
+    the same run trained alone, and the metrics of the ensemble with the pass at every evaluation; only the
+    eval-mode series are sparser (train_acc_eval, and the collapse fraction that comes from the same pass)."""
+    common = ["model.dropout=0.2", "train.epochs=7", "optim.lr=[1e-3,3e-3,2e-3]", "optim.weight_decay=[1.0,0.1,0]"]
+    sparse = cfg_for(tmp_path / "sparse", *common, "train.seeds=[0,1,2]", "train.train_eval_every=3")
+    dense = cfg_for(tmp_path / "dense", *common, "train.seeds=[0,1,2]")
+    sparse_ids = [r["run_id"] for r in train(sparse)]
+    dense_ids = [r["run_id"] for r in train(dense)]
+    cols = ["train_loss", "train_acc", "test_loss", "test_acc"]
+    for s in range(3):
+        alone = cfg_for(tmp_path / f"solo{s}", "model.dropout=0.2", "train.epochs=7", "train.train_eval_every=3",
+                        f"train.seeds=[{s}]", f"optim.lr={sparse.member_values('lr')[s]}",
+                        f"optim.weight_decay={sparse.member_values('weight_decay')[s]}")
+        (solo,) = train(alone)
+        assert solo["run_id"] == sparse_ids[s] and not solo.get("skipped")  # its own store: trained, not found
+        ens_store, solo_store = Store(sparse.store.path), Store(alone.store.path)
+        m_sparse = ens_store.metrics([sparse_ids[s]]).set_index("epoch")
+        m_dense = Store(dense.store.path).metrics([dense_ids[s]]).set_index("epoch")
+        assert list(m_sparse.index) == list(m_dense.index) == list(range(8))
+        assert m_sparse[cols].equals(m_dense[cols])  # the skipped eval-mode passes change no number
+        series_sparse = ens_store.series([sparse_ids[s]])
+        series_dense = Store(dense.store.path).series([dense_ids[s]])
+        acc_sparse = series_sparse[series_sparse.key == "train_acc_eval"].set_index("epoch")["value"]
+        acc_dense = series_dense[series_dense.key == "train_acc_eval"].set_index("epoch")["value"]
+        assert list(acc_sparse.index) == [0, 3, 6, 7] and list(acc_dense.index) == list(range(8))  # 7: the last
+        assert acc_sparse.equals(acc_dense.loc[[0, 3, 6, 7]])
+        collapse = m_sparse["collapse"]
+        assert collapse.loc[[1, 2, 4, 5]].isna().all() and collapse.loc[[0, 3, 6, 7]].equals(m_dense["collapse"].loc[[0, 3, 6, 7]])
+        # the member trained alone: the same numbers (float64; a stack of 3 may round differently from one)
+        m_solo = solo_store.metrics([sparse_ids[s]]).set_index("epoch")
+        for col in [*cols, "collapse"]:
+            a, b = m_sparse[col].to_numpy(), m_solo[col].to_numpy()
+            assert ((a != a) == (b != b)).all(), col  # NaN at the same epochs
+            torch.testing.assert_close(torch.tensor(a), torch.tensor(b), rtol=1e-9, atol=1e-12, equal_nan=True)
+
+
 def test_interrupted_training_resumes_with_the_same_dropout_masks(tmp_path):
     (reference,) = train(cfg_for(tmp_path / "ref", "train.epochs=5", "train.checkpoint_every=2"))
     cfg = cfg_for(tmp_path, "train.epochs=5", "train.checkpoint_every=2")
@@ -272,7 +309,8 @@ def test_parity_end_to_end_through_the_cli(capsys, tmp_path):
     (row,) = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
     assert 0 <= row["final_train_acc"] <= 1 and 0 <= row["final_test_acc"] <= 1
     series = Store(str(store)).series([row["run_id"]])
-    assert set(series["key"]) == {"train_acc_eval"} and sorted(series["epoch"]) == [0, 1, 2]
+    # the preset's train.train_eval_every=10: the eval-mode train pass at epoch 0 and at the last epoch only
+    assert set(series["key"]) == {"train_acc_eval"} and sorted(series["epoch"]) == [0, 2]
 
 
 @pytest.mark.parametrize("kw, fragment", [

@@ -31,7 +31,8 @@ def test_compose_for_the_transformer_is_a_b_then_composition_for_every_family(na
     a, b = tokens[:, 0], tokens[:, 2]
     assert (tokens[:, 1] == n).all() and (tokens[:, 3] == n + 1).all()  # [a, OP, b, EQ]
     assert np.array_equal(task.labels, group.table[a, b])  # the label is the composition a∘b
-    *_, data, model, _, _ = setup(cfg)
+    run = setup(cfg)
+    data, model = run.data, run.model
     assert model.vocab_size == n + 2 and model.num_classes == n
     assert data.x_train.shape[-1] == 4 and int(data.x_train[..., [0, 2]].max()) < n
     logits = model(data.x_train[:, :5])

@@ -21,7 +21,7 @@ def reproduce_command(
     medium: bool = typer.Option(False, "--medium", help="muon-grokking: the paper's model at p = 97 on a reduced grid (≤ 2 h on 2 CPU cores)."),
     tasks: Optional[str] = typer.Option(None, "--tasks", help="muon-grokking: comma-separated tasks (gcd, add, div, exp, mul, parity)."),
     stored_only: bool = typer.Option(False, "--stored-only", help="muon-grokking: analyse the complete cells in the store, train nothing."),
-    workers: Optional[int] = typer.Option(None, "--workers", help="muon-grokking: processes training cells at once (0: this process; default: one per core or GPU)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="muon-grokking: processes training cells at once (0: this process; default: one per core, on CUDA 12 sharing the GPU, at most the cores less 2)."),
     seeds: Optional[int] = typer.Option(None, "--seeds", min=1, help="Seeds per cell (default: the reproduction's own)."),
     groups: Optional[str] = typer.Option(None, "--groups", help="Comma-separated groups (li2-scaling: a subset of its list, or others)."),
     out: Optional[str] = typer.Option(None, "--out", help="Folder for figures and verdict.json."),

@@ -27,8 +27,10 @@ Settings (docs/reproductions.md#muon-grokking; the paper states no sizes, learni
 Every run stops once its grok is confirmed (``train.stop=sustained``): the grok and sustained grok epochs
 are decided by then, so stopping changes no statistic (tested). The eval-mode pass over the training set
 (series ``train_acc_eval``, read by nothing the verdicts use) runs every 10 epochs. The grid runs as a
-sweep: cells are ensembles of seeds, trained by ``--workers`` processes (default: one per core; quick: in
-this process).
+sweep: cells are ensembles of seeds, trained by ``--workers`` processes (default: one per core; on CUDA
+``GPU_WORKERS`` processes sharing the one device, at most the cores less two; quick: in this process).
+Newton–Schulz runs in float32 on every device, CUDA included: torch's bfloat16 default there would make the
+numbers, and so the run ids, depend on the device (docs/gpu.md).
 
 Grok epoch: the first evaluation with test accuracy ≥ 0.95 once train accuracy has been ≥ 0.99 for 5
 evaluations; sustained: the first such epoch after which test accuracy stays ≥ 0.95 for 10 more
@@ -63,6 +65,9 @@ TAKES_TASKS = True  # --tasks
 TAKES_WORKERS = True  # --workers
 TAKES_STORED_ONLY = True  # --stored-only
 OUTPUTS = ("ce", "stablemax", "sparsemax")
+# On CUDA the grid's cells (10-member stacks of a 0.55 M-parameter transformer) are bound by kernel launches,
+# not by the GPU: several processes share the device (docs/gpu.md); 12 make 3 waves of the full grid's 36 cells.
+GPU_WORKERS = 12
 OPTIMIZERS = ("adamw", "muon")
 LABELS = {"adamw": "AdamW", "muon": "Muon"}
 
@@ -178,7 +183,7 @@ def run_grid(ctx: Context, grid: Grid, store: Store, workers: int | None = None,
              stored_only: bool = False) -> pd.DataFrame:
     """Train every run the store lacks (as one sweep) and return one row per run (from the store's summaries).
 
-    workers: processes training cells at once (0: this process; None: quick 0, else one per core or GPU).
+    workers: processes training cells at once (0: this process; None: quick 0, else `default_workers`).
     stored_only: train nothing; keep the (task, output) pairs whose AdamW and Muon cells are complete for
     every seed (so the comparison stays seed-matched) and say which pairs are left out.
     """
@@ -198,7 +203,7 @@ def run_grid(ctx: Context, grid: Grid, store: Store, workers: int | None = None,
                                "run without --stored-only to train them")
         missing = {c: [] for c in cells}
     if any(missing.values()):
-        workers = (0 if grid.quick else None) if workers is None else workers
+        workers = (0 if grid.quick else default_workers()) if workers is None else workers
         with torch_threads(1 if grid.quick else None):
             report = run_sweep(sweep_spec(grid, ctx.store_path), workers=workers, store_path=ctx.store_path,
                                progress=ctx.progress, echo=ctx.echo)
@@ -217,6 +222,20 @@ def run_grid(ctx: Context, grid: Grid, store: Store, workers: int | None = None,
                  f"{'trained ' + str(trained) if trained else 'stored':<10} grokked {len(grokked)}/{len(cell_rows)}"
                  + (f", epochs {sorted(grokked)}" if grokked else ""))
     return pd.DataFrame(rows)
+
+
+def default_workers(device: str | None = None, cores: int | None = None) -> int | None:
+    """Grid workers when --workers is not given: on CUDA `GPU_WORKERS` processes on the one device (the local
+    executor puts every worker on cuda:0), at most the cores less two (the driver and the launch threads need
+    some); elsewhere None, the sweep's default (one per core)."""
+    from groklab.sweep.plan import cpu_count
+    from groklab.train.setup import resolve_device
+
+    device = device or resolve_device("auto").type
+    if device != "cuda":
+        return None
+    cores = cores if cores is not None else cpu_count()
+    return max(1, min(GPU_WORKERS, cores - 2))
 
 
 def _run_row(task, output, optimizer, seed, run_id, summary: dict, budget: int) -> dict:
