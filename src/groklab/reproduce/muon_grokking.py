@@ -40,6 +40,7 @@ observed: counted, excluded from means and location tests, and handled by Kaplan
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Sequence
@@ -400,6 +401,8 @@ def run(ctx: Context) -> list[Verdict]:
     ctx.echo(f"Muon vs AdamW grokking ({grid.describe()})")
     store = Store(ctx.store_path)
     runs = run_grid(ctx, grid, store, ctx.workers, stored_only=ctx.stored_only)
+    if ctx.stored_only:  # figures and verdicts describe the tasks analysed, not the whole grid
+        grid = dataclasses.replace(grid, tasks=tuple(t for t in grid.tasks if t in set(runs.task)))
     result = analyse(runs)
     figures(ctx, runs, grid)
     echo_report(ctx, result)
