@@ -23,10 +23,11 @@ from __future__ import annotations
 import numpy as np
 
 from groklab.li2.features import active_nodes, complexness
-from groklab.report.plots import ACCURACY_LABEL, EPOCH_LABEL, new_figure
+from groklab.report.plots import new_figure
 from groklab.reproduce import Verdict
+from groklab.reproduce.panels import test_accuracy_bands
 from groklab.store import Store
-from groklab.train.cells import grok_epochs, member_weights, metric_curves, train_cells
+from groklab.train.cells import grok_epochs, member_weights, train_cells
 
 CLAIM = "Complex weights (started complex) grok faster than real weights (Li2 Figs. 10–11)"
 
@@ -91,16 +92,8 @@ def _figure(ctx, store, trained, median, mode) -> None:
         ax.set_visible(False)
     colours = {"real": "#4c72b0", "complex": "#c44e52"}
     for ax, M in zip(axes, orders):
-        for arm, colour in colours.items():
-            epochs, acc = metric_curves(store, trained[f"Z{M} {arm}"])
-            ax.plot(epochs, acc.mean(axis=0), color=colour, lw=1.8, label=f"{arm} weights: test, mean")
-            ax.fill_between(epochs, acc.min(axis=0), acc.max(axis=0), color=colour, alpha=0.2)
-            if np.isfinite(median[f"Z{M} {arm}"]):
-                ax.axvline(median[f"Z{M} {arm}"], color=colour, ls=":", lw=1.2)
-        ax.set(xlabel=EPOCH_LABEL, ylabel=f"test {ACCURACY_LABEL}", ylim=(-0.02, 1.02),
-               title=f"Z{M} (band: seed range; dotted: median grok)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
+        test_accuracy_bands(ax, store, [(f"{arm} weights", trained[f"Z{M} {arm}"], colour, median[f"Z{M} {arm}"])
+                                        for arm, colour in colours.items()], f"Z{M}")
     bx = axes[panels - 1]
     for arm, colour in colours.items():
         values = [median[f"Z{M} {arm}"] for M in orders]

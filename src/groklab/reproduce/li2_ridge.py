@@ -23,10 +23,11 @@ import torch
 
 from groklab.groups import get_group
 from groklab.li2 import full_data, node_features
-from groklab.train.cells import grok_epochs, metric_curves, train_cells
+from groklab.train.cells import grok_epochs, train_cells
 from groklab.li2.scans import gf_eta_scan, random_nodes
-from groklab.report.plots import ACCURACY_LABEL, EPOCH_LABEL, colours, new_figure
+from groklab.report.plots import colours, new_figure
 from groklab.reproduce import Verdict
+from groklab.reproduce.panels import test_accuracy_bands
 from groklab.store import Store
 
 CLAIM = "A ridge-solved top layer still groks (Figs. 12–13); G_F(∞) grows linearly in η (Lemma 1)"
@@ -103,17 +104,8 @@ def _figure(ctx, store, trained, median, scans, mode) -> None:
     for ax in axes[panels:]:
         ax.set_visible(False)
     for ax, M in zip(axes, orders):
-        for colour, top in zip(("#4c72b0", "#c44e52"), TOPS):
-            cell = trained[f"Z{M} {top}"]
-            epochs, acc = metric_curves(store, cell)
-            ax.plot(epochs, acc.mean(axis=0), color=colour, lw=1.8, label=f"{top}: test, mean")
-            ax.fill_between(epochs, acc.min(axis=0), acc.max(axis=0), color=colour, alpha=0.2)
-            if np.isfinite(median[f"Z{M} {top}"]):
-                ax.axvline(median[f"Z{M} {top}"], color=colour, ls=":", lw=1.2)
-        ax.set(xlabel=EPOCH_LABEL, ylabel=f"test {ACCURACY_LABEL}", ylim=(-0.02, 1.02),
-               title=f"Z{M} (band: seed range; dotted: median grok)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
+        test_accuracy_bands(ax, store, [(top, trained[f"Z{M} {top}"], colour, median[f"Z{M} {top}"])
+                                        for colour, top in zip(("#4c72b0", "#c44e52"), TOPS)], f"Z{M}")
     bx = axes[panels - 1]
     for colour, (K, scan) in zip(colours(len(scans)), scans.items()):
         bx.plot(scan["eta"], scan["norm"], "o-", color=colour, ms=4, label=f"K = {K}: ‖G_F(∞)‖")
