@@ -22,19 +22,36 @@ def test_half_crossing_interpolates_the_isotonic_rate():
     assert np.isnan(half_crossing([0.1, 0.2], [0.0, 0.4]))  # never reaches one half
 
 
-def test_search_brackets_from_the_prediction_then_bisects():
-    limits = SearchLimits(lowest=0.01, highest=0.95, tol=0.02)
-    truth = 0.3  # a sharp boundary: every seed groks above it
+def _search(truth: float, start: float, limits: SearchLimits) -> tuple[list[float], list[float], str]:
+    """Run next_fraction against a sharp boundary: every seed groks at or above `truth`."""
     fractions, rates = [], []
     while True:
-        p, status = next_fraction(fractions, rates, start=0.1, limits=limits)
+        p, status = next_fraction(fractions, rates, start=start, limits=limits)
         if p is None:
-            break
+            return fractions, rates, status
         fractions.append(p)
         rates.append(float(p >= truth))
-    assert status == "found" and fractions[:3] == [0.1, 0.2, 0.4]  # doubling until the rate crosses
+
+
+def test_search_gallops_from_the_prediction_then_bisects():
+    limits = SearchLimits(lowest=0.01, highest=0.95, tol=0.02)
+    fractions, rates, status = _search(truth=0.3, start=0.1, limits=limits)
+    assert status == "found" and fractions[:5] == [0.1, 0.12, 0.16, 0.24, 0.4]  # steps tol, 2 tol, 4 tol, 8 tol
     lo, hi = bracket(fractions, rates)
-    assert lo < truth <= hi and hi - lo <= 0.02 and len(fractions) <= 8
+    assert lo < 0.3 <= hi and hi - lo <= 0.02 and len(fractions) <= 8
+    # from above the gallop goes down the same way, and stops at the lowest fraction
+    fractions, rates, status = _search(truth=0.05, start=0.3, limits=limits)
+    assert fractions[:4] == [0.3, 0.28, 0.24, 0.16] and status == "found"
+    assert _search(truth=0.001, start=0.3, limits=limits)[2] == "all grok"
+
+
+def test_a_good_prediction_is_bracketed_in_two_probes_with_one_below_the_boundary():
+    """The probes below the boundary are the expensive ones (no seed stops early): a prediction within
+    tol of the truth costs one of them, from either side."""
+    limits = SearchLimits(lowest=0.01, highest=0.95, tol=0.05)
+    for truth, start in ((0.33, 0.3), (0.28, 0.3)):
+        fractions, rates, status = _search(truth, start, limits)
+        assert status == "found" and len(fractions) == 2 and rates.count(0.0) == 1
 
 
 def test_search_says_when_it_cannot_bracket():

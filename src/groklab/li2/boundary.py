@@ -1,10 +1,11 @@
 """The memorisation/generalisation boundary from probes: where half of the seeds grok.
 
 A *probe* trains the same N seeds at one training fraction p and records, per seed, whether it
-grokked within the budget. These pure functions decide where to probe next (bracketing from the
+grokked within the budget. These pure functions decide where to probe next (galloping out from the
 predicted p*, then bisection) and estimate the boundary with a confidence interval:
 
-    next_fraction        the next p to probe, or why the search is over
+    next_fraction        the next p to probe (galloping from the prediction, then bisecting), or why
+                         the search is over
     half_crossing        p where the grok rate crosses 1/2: isotonic (non-decreasing) fit of the
                          rate over p, then linear interpolation between the probes around 1/2
     boundary_estimate    half_crossing of the observed rates, and a bootstrap CI over seeds
@@ -61,16 +62,24 @@ def bracket(fractions, rates) -> tuple[float | None, float | None]:
 
 def next_fraction(fractions, rates, start: float, limits: SearchLimits, digits: int = 4) -> tuple[float | None, str]:
     """The next training fraction to probe and the search status: ("searching" with a fraction), or
-    None with "found" (bracket ≤ tol or no new fraction between), "all grok" or "none grok"."""
+    None with "found" (bracket ≤ tol or no new fraction between), "all grok" or "none grok".
+
+    Until the grok rate is bracketed the search gallops away from the prediction: its first step is the
+    tolerance itself and each further step doubles (tol, 2·tol, 4·tol, ...). A good prediction — the point
+    of the scaling law — is then bracketed at the requested precision in two probes; a poor one costs
+    log2(distance/tol) steps, as doubling the fraction would. Small first steps matter because a probe
+    below the boundary cannot stop early (every seed trains to the budget) while one above it stops at
+    each seed's grok."""
     if len(fractions) == 0:
         return round(min(max(start, limits.lowest), limits.highest), digits), "searching"
     lo, hi = bracket(fractions, rates)
+    step = limits.tol * 2 ** (len(fractions) - 1)
     if hi is None:
         top = max(fractions)
-        return (None, "none grok") if top >= limits.highest else (round(min(2 * top, limits.highest), digits), "searching")
+        return (None, "none grok") if top >= limits.highest else (round(min(top + step, limits.highest), digits), "searching")
     if lo is None:
         bottom = min(fractions)
-        return (None, "all grok") if bottom <= limits.lowest else (round(max(bottom / 2, limits.lowest), digits), "searching")
+        return (None, "all grok") if bottom <= limits.lowest else (round(max(bottom - step, limits.lowest), digits), "searching")
     mid = round((lo + hi) / 2, digits)
     if hi - lo <= limits.tol or mid in (round(lo, digits), round(hi, digits)):
         return None, "found"

@@ -3,7 +3,8 @@
 Each probe trains N seeds at one training fraction as one ensemble through `train` (so its runs are
 stored, and a re-run of the same search reuses them), with `train.stop=grok` by default: a seed that
 groks stops at once, and only seeds that do not grok run to the budget. The search starts at the
-predicted p* (`groklab.li2.critical_ratio`), doubles or halves until the grok rate brackets 1/2, then
+predicted p* (`groklab.li2.critical_ratio`), gallops away from it (steps of tol, 2·tol, 4·tol, ...) until
+the grok rate brackets 1/2, then
 bisects until the bracket is narrower than `tol` (`groklab.li2.boundary` decides each step and
 estimates the crossing with a bootstrap CI over seeds).
 
