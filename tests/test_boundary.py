@@ -52,6 +52,9 @@ def test_a_good_prediction_is_bracketed_in_two_probes_with_one_below_the_boundar
     for truth, start in ((0.33, 0.3), (0.28, 0.3)):
         fractions, rates, status = _search(truth, start, limits)
         assert status == "found" and len(fractions) == 2 and rates.count(0.0) == 1
+    # a bracket exactly tol wide is narrow enough, whatever the float difference of its ends says
+    exact = SearchLimits(lowest=0.01, highest=0.95, tol=0.0936)
+    assert 0.4683 - 0.3747 > 0.0936 and _search(0.45, 0.3747, exact)[0] == [0.3747, 0.4683]
 
 
 def test_search_says_when_it_cannot_bracket():

@@ -81,7 +81,9 @@ def next_fraction(fractions, rates, start: float, limits: SearchLimits, digits: 
         bottom = min(fractions)
         return (None, "all grok") if bottom <= limits.lowest else (round(max(bottom - step, limits.lowest), digits), "searching")
     mid = round((lo + hi) / 2, digits)
-    if hi - lo <= limits.tol or mid in (round(lo, digits), round(hi, digits)):
+    # fractions carry `digits` decimals, so their difference is compared at that precision (0.4683 − 0.3747
+    # is 0.09360000000000002 in floats, and must count as a 0.0936 bracket)
+    if round(hi - lo, digits) <= limits.tol or mid in (round(lo, digits), round(hi, digits)):
         return None, "found"
     return mid, "searching"
 

@@ -134,7 +134,7 @@ def search_boundary(group_name: str, overrides: Sequence[str] = (), *, seeds: in
     f = [p.fraction for p in probes]
     est = boundary_estimate(f, np.array([p.grokked for p in probes]))
     if status == "probe limit" and est["bracket"][0] is not None and est["bracket"][1] is not None:
-        status = "found" if est["bracket"][1] - est["bracket"][0] <= tol else status
+        status = "found" if round(est["bracket"][1] - est["bracket"][0], 4) <= tol else status
     return BoundaryResult(group.name, group.order, d_max, predicted, seeds, tol, status, est["estimate"], est["ci"],
                           est["bracket"], probes, [float(v) for v in est["samples"]], time.perf_counter() - t0)
 
