@@ -15,7 +15,7 @@ Settings (docs/reproductions.md#muon-grokking; the paper states no sizes, learni
   with the baseline's settings on the embedding, head and gains; the same wd 1.0 in both groups (the
   paper's "equivalent strength"). Newton–Schulz runs in float32 (torch's bf16 is a GPU speed choice;
   on CPUs without bf16 matrix units it is 5–10× slower, and float32 is the more exact orthogonalisation).
-- medium (``--medium``, ≤ 2 h on a 2-core CPU): the full setting on add and div (the two 80 % tasks, which
+- medium (``--medium``, about 2.6 h on a 2-core CPU, measured): the full setting on add and div (the two 80 % tasks, which
   grok soonest), all three outputs, both optimizers, 3 seeds, a 500-epoch budget (runs still training
   there are censored).
 - quick (CI, a couple of minutes on two CPU cores): add and mul mod 23, width 32, depth 1, no dropout,
