@@ -25,7 +25,7 @@ import numpy as np
 
 from groklab.config import load_config
 from groklab.li2 import critical_ratio
-from groklab.li2.boundary import bracket
+from groklab.li2.boundary import bracket, bracket_width
 from groklab.train.cells import train_cells
 from groklab.sweep.boundary import search_boundary
 from groklab.train.loop import train
@@ -71,7 +71,7 @@ def grid(group: str, store_dir: str) -> dict:
     rates = [float(np.mean([not r["censored"] for r in c.results])) for c in trained]
     lo, hi = bracket(fractions, rates)
     return {"seconds": round(seconds, 2), "member_epochs": int(sum(r["stopped_epoch"] for c in trained for r in c.results)),
-            "bracket": [lo, hi], "precision": None if lo is None or hi is None else round(hi - lo, 4),
+            "bracket": [lo, hi], "precision": None if lo is None or hi is None else bracket_width(lo, hi),
             "rates": dict(zip(map(str, fractions), rates))}
 
 
@@ -82,7 +82,7 @@ def search(group: str, store_dir: str, tol: float, tag: str) -> dict:
     lo, hi = result.bracket
     return {"seconds": round(time.perf_counter() - start, 2), "member_epochs": result.member_epochs,
             "probes": len(result.probes), "bracket": [lo, hi], "status": result.status,
-            "precision": None if lo is None or hi is None else round(hi - lo, 4),
+            "precision": None if lo is None or hi is None else bracket_width(lo, hi),
             "estimate": round(result.estimate, 4), "ci": [round(v, 4) for v in result.ci]}
 
 

@@ -27,6 +27,7 @@ import numpy as np
 from groklab.errors import GroklabError
 
 HALF = 0.5
+DIGITS = 4  # probed fractions are rounded to this many decimals
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,13 @@ def bracket(fractions, rates) -> tuple[float | None, float | None]:
     return lo, hi
 
 
-def next_fraction(fractions, rates, start: float, limits: SearchLimits, digits: int = 4) -> tuple[float | None, str]:
+def bracket_width(lo: float, hi: float, digits: int = DIGITS) -> float:
+    """hi − lo at the precision the fractions carry: 0.4683 − 0.3747 is 0.09360000000000002 in floats,
+    and a tolerance of 0.0936 must count that bracket as narrow enough."""
+    return round(hi - lo, digits)
+
+
+def next_fraction(fractions, rates, start: float, limits: SearchLimits, digits: int = DIGITS) -> tuple[float | None, str]:
     """The next training fraction to probe and the search status: ("searching" with a fraction), or
     None with "found" (bracket ≤ tol or no new fraction between), "all grok" or "none grok".
 
@@ -73,7 +80,7 @@ def next_fraction(fractions, rates, start: float, limits: SearchLimits, digits: 
     if len(fractions) == 0:
         return round(min(max(start, limits.lowest), limits.highest), digits), "searching"
     lo, hi = bracket(fractions, rates)
-    step = limits.tol * 2 ** (len(fractions) - 1)
+    step = limits.tol * 2 ** (len(fractions) - 1)  # unbracketed, every probe so far was a step one way
     if hi is None:
         top = max(fractions)
         return (None, "none grok") if top >= limits.highest else (round(min(top + step, limits.highest), digits), "searching")
@@ -81,9 +88,7 @@ def next_fraction(fractions, rates, start: float, limits: SearchLimits, digits: 
         bottom = min(fractions)
         return (None, "all grok") if bottom <= limits.lowest else (round(max(bottom - step, limits.lowest), digits), "searching")
     mid = round((lo + hi) / 2, digits)
-    # fractions carry `digits` decimals, so their difference is compared at that precision (0.4683 − 0.3747
-    # is 0.09360000000000002 in floats, and must count as a 0.0936 bracket)
-    if round(hi - lo, digits) <= limits.tol or mid in (round(lo, digits), round(hi, digits)):
+    if bracket_width(lo, hi, digits) <= limits.tol or mid in (round(lo, digits), round(hi, digits)):
         return None, "found"
     return mid, "searching"
 

@@ -3,10 +3,9 @@
 Each probe trains N seeds at one training fraction as one ensemble through `train` (so its runs are
 stored, and a re-run of the same search reuses them), with `train.stop=grok` by default: a seed that
 groks stops at once, and only seeds that do not grok run to the budget. The search starts at the
-predicted p* (`groklab.li2.critical_ratio`), gallops away from it (steps of tol, 2·tol, 4·tol, ...) until
-the grok rate brackets 1/2, then
-bisects until the bracket is narrower than `tol` (`groklab.li2.boundary` decides each step and
-estimates the crossing with a bootstrap CI over seeds).
+predicted p* (`groklab.li2.critical_ratio`), gallops away from it (steps of tol, 2·tol, 4·tol, ...)
+until the grok rate brackets 1/2, then bisects until the bracket is narrower than `tol`
+(`groklab.li2.boundary` decides each step and estimates the crossing with a bootstrap CI over seeds).
 
 The defaults are Li2 Fig. 5's setting: x², class-centred MSE, K = 2048, full-batch Adam lr 5e-4,
 weight decay 2e-4, a 3000-epoch budget evaluated every 10 epochs; any of it can be overridden.
@@ -22,7 +21,7 @@ import numpy as np
 
 from groklab.config import load_config
 from groklab.errors import GroklabError
-from groklab.li2.boundary import boundary_estimate, next_fraction, search_limits
+from groklab.li2.boundary import boundary_estimate, bracket_width, next_fraction, search_limits
 from groklab.train.cells import train_cells
 from groklab.tasks.splits import CRITICAL_RATIO_C
 
@@ -134,7 +133,7 @@ def search_boundary(group_name: str, overrides: Sequence[str] = (), *, seeds: in
     f = [p.fraction for p in probes]
     est = boundary_estimate(f, np.array([p.grokked for p in probes]))
     if status == "probe limit" and est["bracket"][0] is not None and est["bracket"][1] is not None:
-        status = "found" if round(est["bracket"][1] - est["bracket"][0], 4) <= tol else status
+        status = "found" if bracket_width(*est["bracket"]) <= tol else status
     return BoundaryResult(group.name, group.order, d_max, predicted, seeds, tol, status, est["estimate"], est["ci"],
                           est["bracket"], probes, [float(v) for v in est["samples"]], time.perf_counter() - t0)
 
