@@ -228,3 +228,25 @@ def test_default_workers_share_one_gpu():
     assert default_workers("cuda", cores=16) == GPU_WORKERS == 12
     assert default_workers("cuda", cores=8) == 6 and default_workers("cuda", cores=2) == 1
     assert default_workers("cpu", cores=16) is None  # the sweep's own default: one per core
+
+
+def _runs(rows):
+    import pandas as pd
+    return pd.DataFrame([dict(task="add", output="ce", optimizer=opt, seed=i, grok_epoch=g, sustained_grok_epoch=g,
+                              observed_until=g if g is not None else 500, censored=g is None,
+                              sustained_censored=g is None, collapsed=False, diverged=False)
+                         for i, (opt, g) in enumerate(rows)])
+
+
+def test_first_verdict_says_when_censoring_reverses_the_mean():
+    """Muon's grokked runs are faster, but most of its runs never grok: the paper's metric (grokked runs only)
+    says Muon, the censoring-aware comparison says AdamW, and the first verdict must say so."""
+    grid = mg.make_grid(medium=True)
+    reversed_ = _runs([("muon", 20), ("muon", None), ("muon", None), ("muon", None),
+                       ("adamw", 40), ("adamw", 42), ("adamw", 44), ("adamw", 46)])
+    first = mg.verdicts(mg.analyse(reversed_), grid)[0]
+    assert first.passed and "censoring reverses this" in first.measured and "Muon is behind" in first.measured
+    agreeing = _runs([("muon", 20), ("muon", 22), ("muon", 24), ("muon", 26),
+                      ("adamw", 40), ("adamw", 42), ("adamw", 44), ("adamw", None)])
+    first = mg.verdicts(mg.analyse(agreeing), grid)[0]
+    assert first.passed and "censoring" not in first.measured
