@@ -174,3 +174,19 @@ def test_two_se_difference_is_the_maps_noise_rule():
     assert not two_se_difference(a, [x + 0.05 for x in a])["significant"]  # 0.05 < 2 s.e. ≈ 0.12
     assert two_se_difference([3.0, 3.0], [2.0, 2.0])["significant"]  # no spread: any difference counts
     assert not two_se_difference([1.0], [0.0])["significant"]  # one run per side: no s.e., nothing counts
+
+
+def test_welch_one_sided_matches_scipy_and_undefined_is_no_evidence():
+    a, b = [1.0, 1.2, 0.9, 1.1], [1.5, 1.4, 1.7, 1.6]
+    assert S.welch_p_below(a, b) == pytest.approx(ss.ttest_ind(a, b, equal_var=False, alternative="less").pvalue)
+    assert S.welch_p_below(b, a) == pytest.approx(ss.ttest_ind(b, a, equal_var=False, alternative="less").pvalue)
+    assert S.welch_p_below([1.0], b) == 1.0 and S.welch_p_below([1.0, 1.0], [2.0, 2.0]) == 1.0
+
+
+def test_holm_step_down_by_hand():
+    # sorted 0.005, 0.01, 0.03, 0.04 -> x4, x3, x2, x1 = 0.02, 0.03, 0.06, 0.04 -> monotone: 0.04 lifts to 0.06
+    np.testing.assert_allclose(S.holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
+    np.testing.assert_allclose(S.holm([0.5, 0.9]), [1.0, 1.0])  # capped at 1
+    assert S.holm([]).size == 0
+    # one cell at p = 0.02 among 25 null cells is not a finding; alone it would be
+    assert S.holm([0.02] + [0.5] * 24)[0] == 0.5 and S.holm([0.02])[0] == 0.02

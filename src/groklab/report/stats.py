@@ -147,6 +147,27 @@ def welch_t(a, b) -> dict:
     return t_test(a, b, equal_var=False)
 
 
+def welch_p_below(a: Iterable, b: Iterable) -> float:
+    """One-sided Welch p-value for mean(a) < mean(b). 1.0 where the test is undefined (fewer than two runs a
+    side, or no spread in either): a map read cell by cell should not count such a cell as evidence."""
+    t = welch_t(a, b)
+    if not math.isfinite(t["t"]):
+        return 1.0
+    return float(_dist.t.cdf(t["t"], t["df"]))
+
+
+def holm(p_values: Iterable) -> np.ndarray:
+    """Holm's step-down adjusted p-values (family-wise error control over many cells, no independence
+    assumed): sort ascending, multiply the i-th smallest by (m − i), keep them monotone, cap at 1."""
+    p = np.asarray(list(p_values), dtype=float)
+    m = p.size
+    order = np.argsort(p, kind="mergesort")
+    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out = np.empty(m)
+    out[order] = adjusted
+    return out
+
+
 def average_ranks(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """1-based ranks with ties given their average rank, and the size of every tie group."""
     order = np.argsort(x, kind="mergesort")

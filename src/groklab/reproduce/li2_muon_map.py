@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from groklab.li2 import critical_ratio
-from groklab.report.stats import two_se_difference
+from groklab.report.stats import two_se_difference, welch_p_below
 
 AXES = ("base", "K", "fraction", "loss", "wd", "variant")
 VARIANTS = {"li2": ["optim.muon_variant=li2"],
@@ -148,13 +148,15 @@ def compare(adam: Arm, muon: Arm) -> dict[str, dict]:
                                      ("best test accuracy", adam.acc, muon.acc, False),
                                      ("grok epoch", adam.grok, muon.grok, True)):
         if both_grok and name != "grok epoch":
-            out[name] = dict(diff=math.nan, se=math.nan, z=math.nan, winner="n/a")
+            out[name] = dict(diff=math.nan, se=math.nan, z=math.nan, winner="n/a", p_muon_better=math.nan)
             continue
         d = two_se_difference(m, a)
+        p_better = welch_p_below(m, a) if lower_better else welch_p_below(-m, -a)
         better = d["diff"] < 0 if lower_better else d["diff"] > 0
         winner = ("muon" if better else "adam") if d["significant"] else "tie"
         z = d["diff"] / d["se"] if d["se"] > 0 else (0.0 if d["diff"] == 0 else math.copysign(math.inf, d["diff"]))
-        out[name] = dict(diff=d["diff"], se=d["se"], z=z if not lower_better else -z, winner=winner)
+        out[name] = dict(diff=d["diff"], se=d["se"], z=z if not lower_better else -z, winner=winner,
+                         p_muon_better=p_better)
     return out
 
 
