@@ -188,3 +188,13 @@ def test_critical_ratio_theorem_degree_scaling():
     assert critical_ratio_theorem(24, d_max=3) == pytest.approx(critical_ratio(24, d_max=3) * 3 / 2)
     with pytest.raises(Exception, match="order"):
         critical_ratio_theorem(1)
+
+
+def test_zero_init_pairs_count_never_grokked_as_latest():
+    from groklab.reproduce import li2_zero_init as zi
+    inf = float("inf")
+    assert [zi._who_first(d, z) for d, z in ((120, 90), (40, 40), (40, 45), (inf, 900), (500, inf), (inf, inf))] == \
+        ["zero", "tie", "default", "zero", "default", "tie"]
+    verdict = zi._paired_verdict(["zero"] * 5 + ["tie"], zi.QUICK, 3)
+    assert verdict.passed and verdict.measured["sign test p (two-sided, ties dropped)"] == 0.0625
+    assert not zi._paired_verdict(["zero"] * 5 + ["default"], zi.QUICK, 3).passed  # one later pair fails it

@@ -5,7 +5,8 @@ part; Sec. 3.2), so feature learning starts at once. Setting (RC8): Z_M, σ = x�
 MSE, full-batch Adam lr 5e-3, weight decay 5e-5, `model.top_init_scale` 0 vs 1 (PyTorch's default
 init), several training fractions. Each (fraction, init) is one ensemble of seeds. The grok epoch is
 the first evaluation with test accuracy ≥ 0.95 (members that never get there are censored and
-count as later than any observed epoch).
+count as later than any observed epoch). Besides the medians, the inits are compared seed for seed: a
+seed fixes the split and W(0), so each pair differs only in V(0).
 
 Quick: Z41, K = 256, fractions 0.5 and 0.8, 3 seeds, 400 epochs. Full: M ∈ {41, 89, 127}, K = 1024,
 fractions 0.3, 0.4, 0.5, 0.8, 5 seeds, 2000 epochs; members stop once their grok is sustained
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from groklab.report import stats
 from groklab.train.cells import grok_epochs, metric_curves, train_cells
 from groklab.report.plots import ACCURACY_LABEL, EPOCH_LABEL, new_figure
 from groklab.reproduce import Verdict
@@ -40,13 +42,16 @@ def run(ctx) -> list[Verdict]:
     trained = {c.label: c for c in train_cells(base, cells, ctx.store_path, progress=ctx.progress, echo=ctx.echo)}
     store = Store(ctx.store_path)
 
-    medians, grokked = {}, {}
+    medians, grokked, paired = {}, {}, []
     for M in mode["orders"]:
         for f in mode["fractions"]:
             for name in INITS:
                 g = grok_epochs(trained[f"Z{M} p={f} {name}"])
                 medians[(M, f, name)] = float(np.median(g))
                 grokked[(M, f, name)] = int(np.isfinite(g).sum())
+            # members are in seed order in both cells: a seed fixes the split and W(0), the init only V(0)
+            paired += [_who_first(d, z) for d, z in zip(grok_epochs(trained[f"Z{M} p={f} default init"]),
+                                                         grok_epochs(trained[f"Z{M} p={f} zero init"]))]
     _figure(ctx, store, trained, mode, medians)
 
     def fmt(x):
@@ -69,7 +74,24 @@ def run(ctx) -> list[Verdict]:
                  for M in mode["orders"]},
                 "ratio at the smallest fraction > ratio at the largest",
                 all(ratio[(M, lo)] > ratio[(M, hi)] for M in mode["orders"])),
+        _paired_verdict(paired, mode, seeds),
     ]
+
+
+def _who_first(default: float, zero: float) -> str:
+    """'zero', 'default' or 'tie' (same evaluation, or both censored: ∞ = never grokked in the budget)."""
+    return "tie" if default == zero else "zero" if zero < default else "default"
+
+
+def _paired_verdict(paired: list[str], mode, seeds: int) -> Verdict:
+    """Medians hide the pairing: the two inits share each seed's split and W(0), so compare seed by seed."""
+    earlier, later, ties = paired.count("zero"), paired.count("default"), paired.count("tie")
+    return Verdict("seed for seed (same split, same W(0)), zero init groks no later than the default init",
+                   f"every (M, p, seed) of Z_M M ∈ {list(mode['orders'])}, p ∈ {list(mode['fractions'])}, {seeds} "
+                   "seeds; grok epochs read every 5 epochs, so a tie is the same evaluation",
+                   {"pairs": len(paired), "zero init earlier": earlier, "tied": ties, "zero init later": later,
+                    "sign test p (two-sided, ties dropped)": float(f"{stats.sign_test(later, earlier)['p']:.3g}")},
+                   "zero init later in no pair, earlier in most", later == 0 and 2 * earlier > len(paired))
 
 
 def _figure(ctx, store, trained, mode, medians) -> None:
