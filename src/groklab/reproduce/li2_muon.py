@@ -159,19 +159,29 @@ STYLES = {"adam": ("#4c72b0", "Adam on W and V"), "muon": ("#c44e52", "Muon (li2
 
 def _figures(ctx, settings, table, arms, widths, cover, mode, indep, muon) -> None:
     orders = list(mode["orders"])
+    row_of = {s.label: row for s, row in zip(settings, table)}
     fig = new_figure(5.2 * (len(orders) + 1), 8.6)
     axes = fig.subplots(2, len(orders) + 1, squeeze=False)
     for col, M in enumerate(orders):
         ax, bx = axes[0, col], axes[1, col]
         Ks = [s.K for s in widths[M]]
+        # where every run of both optimisers grokked, runs stopped there: the loss is the one at the grok
+        at_grok = [row_of[s.label]["best test loss"]["winner"] == "n/a" for s in widths[M]]
         for kind, (colour, label) in STYLES.items():
             loss = [arms[f"{s.label} | {kind}"].loss for s in widths[M]]
             ax.errorbar(Ks, [x.mean() for x in loss], yerr=[2 * x.std(ddof=1) / np.sqrt(len(x)) if len(x) > 1 else 0
-                                                             for x in loss], fmt="o-", color=colour, capsize=3, label=label)
+                                                             for x in loss], fmt="-", color=colour, capsize=3)
+            for hollow in (False, True):
+                points = [(k, x.mean()) for k, x, g in zip(Ks, loss, at_grok) if g == hollow]
+                if points:
+                    ax.plot(*zip(*points), "o", ms=7, mec=colour, mew=1.5, mfc="white" if hollow else colour,
+                            label=None if hollow else label)
             base = next(s for s in widths[M] if s.axis == "base")
             c = cover[(M, base.K, kind)]
             bx.plot(c["epochs"], c["counts"].mean(axis=0), color=colour, lw=1.8, label=label)
             bx.fill_between(c["epochs"], c["counts"].min(axis=0), c["counts"].max(axis=0), color=colour, alpha=0.2)
+        if any(at_grok):
+            ax.plot([], [], "o", ms=7, mfc="white", mec="grey", label="all runs grokked: loss at the grok")
         ax.set_xscale("log", base=2)
         ax.set_xticks(Ks, [str(k) for k in Ks])
         ax.set(xlabel="hidden width K (nodes)", ylabel="best test loss (mean ± 2 s.e.)",
