@@ -87,3 +87,19 @@ def test_console_script_exit_status(tmp_path):
         pytest.skip("console script not installed")
     proc = subprocess.run([str(exe), "groups", "info", "Z0"], capture_output=True, text=True, env=dict(os.environ))
     assert proc.returncode == 2 and proc.stderr.strip().startswith("error:") and "Traceback" not in proc.stderr
+
+
+def test_verdict_text_is_one_line_when_short_and_a_tree_when_long():
+    from groklab.commands.reproduce import ONE_LINE, verdict_text
+    short = dict(claim="c", setting="s", expected="e", **{"pass": True}, measured={"a": 1})
+    assert verdict_text(short) == "  [PASS] c: measured {'a': 1}, expected e  (s)"
+    cells = {f"Z{m} K={k}": {"loss": f"{k / 1000:+.4f} ± 0.01 (tie)", "grok epoch": "+0 ± 0 (tie)"}
+             for m in (23, 41, 71) for k in range(4)}
+    long = dict(short, **{"pass": False}, measured={"cells": cells, "claim holds at": "nowhere"})
+    assert len(str(long["measured"])) > ONE_LINE
+    lines = verdict_text(long).splitlines()
+    assert lines[0] == "  [FAIL] c" and "      measured:" in lines
+    # one line per cell, each cell's short dict inline, and nothing lost
+    assert sum(line.startswith("          Z") for line in lines) == len(cells)
+    assert "          Z41 K=2: loss: +0.0020 ± 0.01 (tie), grok epoch: +0 ± 0 (tie)" in lines
+    assert lines[-1] == "        claim holds at: nowhere"

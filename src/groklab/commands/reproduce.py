@@ -49,5 +49,29 @@ def reproduce_command(
         return
     typer.echo(f"\n{report['claim']}")
     for v in report["verdicts"]:
-        typer.echo(f"  [{'PASS' if v['pass'] else 'FAIL'}] {v['claim']}: measured {v['measured']}, expected {v['expected']}  ({v['setting']})")
+        typer.echo(verdict_text(v))
     typer.echo(f"figures and verdict.json in {folder}")
+
+
+ONE_LINE = 160  # a verdict whose measured value prints longer than this is laid out one entry per line
+
+
+def verdict_text(v: dict) -> str:
+    """One line per verdict when it reads on one line; otherwise the measured dict as an indented tree
+    (a map of 33 cells on one line is a wall of text)."""
+    head = f"  [{'PASS' if v['pass'] else 'FAIL'}] {v['claim']}"
+    if not isinstance(v["measured"], dict) or len(str(v["measured"])) <= ONE_LINE:
+        return f"{head}: measured {v['measured']}, expected {v['expected']}  ({v['setting']})"
+    return "\n".join([f"{head}", f"      expected: {v['expected']}", f"      setting: {v['setting']}",
+                      "      measured:", *_tree(v["measured"], "        ")])
+
+
+def _tree(value: dict, indent: str) -> list[str]:
+    lines = []
+    for key, item in value.items():
+        if isinstance(item, dict) and len(str(item)) > ONE_LINE:
+            lines += [f"{indent}{key}:", *_tree(item, indent + "  ")]
+        else:
+            shown = ", ".join(f"{k}: {x}" for k, x in item.items()) if isinstance(item, dict) else item
+            lines.append(f"{indent}{key}: {shown}")
+    return lines
