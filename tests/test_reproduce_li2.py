@@ -190,11 +190,12 @@ def test_critical_ratio_theorem_degree_scaling():
         critical_ratio_theorem(1)
 
 
-def test_zero_init_pairs_count_never_grokked_as_latest():
+def test_zero_init_paired_verdict():
+    from groklab.report.stats import first_to_event
     from groklab.reproduce import li2_zero_init as zi
-    inf = float("inf")
-    assert [zi._who_first(d, z) for d, z in ((120, 90), (40, 40), (40, 45), (inf, 900), (500, inf), (inf, inf))] == \
-        ["zero", "tie", "default", "zero", "default", "tie"]
-    verdict = zi._paired_verdict(["zero"] * 5 + ["tie"], zi.QUICK, 3)
-    assert verdict.passed and verdict.measured["sign test p (two-sided, ties dropped)"] == 0.0625
-    assert not zi._paired_verdict(["zero"] * 5 + ["default"], zi.QUICK, 3).passed  # one later pair fails it
+    pairs = first_to_event([120, 40, 900, 500, 60, 70], [90, 40, 800, 400, 50, 65])  # default, zero
+    verdict = zi._paired_verdict(pairs, zi.QUICK, 3)
+    assert verdict.passed and verdict.measured["zero init earlier"] == 5 and verdict.measured["tied"] == 1
+    assert verdict.measured["sign test p (two-sided, ties dropped)"] == 0.0625
+    # one pair where zero init is later fails it, however many are earlier
+    assert not zi._paired_verdict(first_to_event([120, 40, 90], [90, 35, 95]), zi.QUICK, 3).passed

@@ -190,3 +190,13 @@ def test_holm_step_down_by_hand():
     assert S.holm([]).size == 0
     # one cell at p = 0.02 among 25 null cells is not a finding; alone it would be
     assert S.holm([0.02] + [0.5] * 24)[0] == 0.5 and S.holm([0.02])[0] == 0.02
+
+
+def test_first_to_event_counts_never_as_latest_and_pairs_by_position():
+    inf, nan = float("inf"), float("nan")
+    out = S.first_to_event([120, 40, 40, inf, 500, None, nan], [90, 40, 45, 900, inf, None, inf])
+    # a first: (40 vs 45), (500 vs never); b first: (120 vs 90), (never vs 900); ties: 40/40, both never twice
+    assert (out["wins_a"], out["wins_b"], out["ties"]) == (2, 2, 3) and out["p"] == 1.0
+    assert S.first_to_event([1] * 6, [2] * 6)["p"] == pytest.approx(2 * 0.5**6)
+    with pytest.raises(ValueError, match="as many"):
+        S.first_to_event([1, 2], [1])

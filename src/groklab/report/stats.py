@@ -247,6 +247,18 @@ def sign_test(wins_a: int, wins_b: int) -> dict:
     return {"wins_a": int(wins_a), "wins_b": int(wins_b), "p": p}
 
 
+def first_to_event(a_epochs: Iterable, b_epochs: Iterable) -> dict:
+    """Seed-matched pairs: which of a and b reached the event (a grok) first. None, NaN or ∞ = never within
+    the budget, later than any observed epoch; both never, or the same epoch, is a tie. Returns the sign
+    test over the untied pairs (`sign_test`'s wins_a, wins_b, p) and the tie count."""
+    never = lambda v: math.inf if v is None or not math.isfinite(float(v)) else float(v)  # noqa: E731
+    a, b = [never(v) for v in a_epochs], [never(v) for v in b_epochs]
+    if len(a) != len(b):
+        raise ValueError(f"paired comparison needs as many a as b epochs, got {len(a)} and {len(b)}")
+    wins_a, wins_b = sum(x < y for x, y in zip(a, b)), sum(y < x for x, y in zip(a, b))
+    return {**sign_test(wins_a, wins_b), "ties": len(a) - wins_a - wins_b}
+
+
 # -- survival analysis (censored grok epochs) ------------------------------------------------------
 
 def _survival_input(times, events) -> tuple[np.ndarray, np.ndarray]:

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from groklab.report import stats
 from groklab.train.cells import grok_epochs, metric_curves, train_cells
+from groklab.report import stats
 from groklab.report.plots import ACCURACY_LABEL, EPOCH_LABEL, new_figure
 from groklab.reproduce import Verdict
 from groklab.store import Store
@@ -42,16 +42,15 @@ def run(ctx) -> list[Verdict]:
     trained = {c.label: c for c in train_cells(base, cells, ctx.store_path, progress=ctx.progress, echo=ctx.echo)}
     store = Store(ctx.store_path)
 
-    medians, grokked, paired = {}, {}, []
+    medians, grokked, epochs = {}, {}, {name: [] for name in INITS}
     for M in mode["orders"]:
         for f in mode["fractions"]:
             for name in INITS:
                 g = grok_epochs(trained[f"Z{M} p={f} {name}"])
                 medians[(M, f, name)] = float(np.median(g))
                 grokked[(M, f, name)] = int(np.isfinite(g).sum())
-            # members are in seed order in both cells: a seed fixes the split and W(0), the init only V(0)
-            paired += [_who_first(d, z) for d, z in zip(grok_epochs(trained[f"Z{M} p={f} default init"]),
-                                                         grok_epochs(trained[f"Z{M} p={f} zero init"]))]
+                # members are in seed order in every cell, so the two lists pair up seed by seed
+                epochs[name] += g.tolist()
     _figure(ctx, store, trained, mode, medians)
 
     def fmt(x):
@@ -74,24 +73,21 @@ def run(ctx) -> list[Verdict]:
                  for M in mode["orders"]},
                 "ratio at the smallest fraction > ratio at the largest",
                 all(ratio[(M, lo)] > ratio[(M, hi)] for M in mode["orders"])),
-        _paired_verdict(paired, mode, seeds),
+        _paired_verdict(stats.first_to_event(epochs["default init"], epochs["zero init"]), mode, seeds),
     ]
 
 
-def _who_first(default: float, zero: float) -> str:
-    """'zero', 'default' or 'tie' (same evaluation, or both censored: ∞ = never grokked in the budget)."""
-    return "tie" if default == zero else "zero" if zero < default else "default"
-
-
-def _paired_verdict(paired: list[str], mode, seeds: int) -> Verdict:
-    """Medians hide the pairing: the two inits share each seed's split and W(0), so compare seed by seed."""
-    earlier, later, ties = paired.count("zero"), paired.count("default"), paired.count("tie")
+def _paired_verdict(pairs: dict, mode, seeds: int) -> Verdict:
+    """Medians hide the pairing: the two inits share each seed's split and W(0), so compare seed by seed.
+    `pairs` is `stats.first_to_event(default, zero)`: wins_a = default first, wins_b = zero first."""
+    later, earlier, ties = pairs["wins_a"], pairs["wins_b"], pairs["ties"]
+    n = later + earlier + ties
     return Verdict("seed for seed (same split, same W(0)), zero init groks no later than the default init",
                    f"every (M, p, seed) of Z_M M ∈ {list(mode['orders'])}, p ∈ {list(mode['fractions'])}, {seeds} "
                    "seeds; grok epochs read every 5 epochs, so a tie is the same evaluation",
-                   {"pairs": len(paired), "zero init earlier": earlier, "tied": ties, "zero init later": later,
-                    "sign test p (two-sided, ties dropped)": float(f"{stats.sign_test(later, earlier)['p']:.3g}")},
-                   "zero init later in no pair, earlier in most", later == 0 and 2 * earlier > len(paired))
+                   {"pairs": n, "zero init earlier": earlier, "tied": ties, "zero init later": later,
+                    "sign test p (two-sided, ties dropped)": float(f"{pairs['p']:.3g}")},
+                   "zero init later in no pair, earlier in most", later == 0 and 2 * earlier > n)
 
 
 def _figure(ctx, store, trained, mode, medians) -> None:

@@ -270,11 +270,8 @@ def _paired(runs: pd.DataFrame, metric: str) -> dict:
     """Seed-matched comparison within each (task, output): who grokked first (never = +∞; both never = tie)."""
     key = ["task", "output", "seed"]
     wide = runs.pivot_table(index=key, columns="optimizer", values=metric, aggfunc="first", dropna=False)
-    wins = {"adamw": 0, "muon": 0, "ties": 0}
-    for _, r in wide.iterrows():
-        a, m = (math.inf if v is None or pd.isna(v) else float(v) for v in (r.get("adamw"), r.get("muon")))
-        wins["muon" if m < a else "adamw" if a < m else "ties"] += 1
-    return {**stats.sign_test(wins["adamw"], wins["muon"]), "ties": wins["ties"],
+    wide = wide.reindex(columns=list(OPTIMIZERS))
+    return {**stats.first_to_event(wide["adamw"], wide["muon"]),
             "note": "wins_a = seeds where AdamW grokked first, wins_b = Muon first"}
 
 
