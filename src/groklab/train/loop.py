@@ -24,7 +24,7 @@ from groklab.train import checkpoint as ckpt
 from groklab.train.compaction import Stack, compact
 from groklab.train.divergence import diverging
 from groklab.train.grokking import GrokThresholds, detect_grokking
-from groklab.train.heap import release_free_heap
+from groklab.train.heap import keep_large_blocks_on_heap, release_free_heap
 from groklab.train.hooks import Hook, HookContext, hook_summaries
 from groklab.train.preflight import preflight
 from groklab.train.setup import setup
@@ -171,6 +171,8 @@ def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), 
     run = setup(cfg)
     device, dtype, seeds, task, loss_fn = run.device, run.dtype, run.seeds, run.task, run.loss_fn
     hooks = (*run.hooks, *hooks)  # the config's hooks, then the caller's extras
+    if device.type == "cpu":
+        keep_large_blocks_on_heap()
     t = cfg.train
     S = len(seeds)
     stack = Stack(cfg, list(range(S)), run.data, run.model, run.optimizer,
