@@ -5,7 +5,8 @@ with groklab's setting, alternating, each in a fresh process.
     python benchmarks/heap_setting.py [--json] [--quick] [--repeats 2] [--threads 1]
 
 Shapes: `li2-lr` (li2-lr's full mode: Z127, 20 % train, K = 1024, 15 members, x², CE, Adam; 200 MB
-activations), `li2-fig3` (Z71, K = 2048, one member; 16 MB activations, under the threshold) and
+activations), `li2-fig3` (Z71, K = 2048, one member; 16 MB activations, below the 32 MiB ceiling, yet glibc's default
+still faults pages in afresh every epoch, as the page-fault column shows) and
 `muon-medium` (the Muon paper's transformer on div mod 97 at 50 % train, batch 512). Per run: wall
 seconds per epoch (the loop's own clock, after a warm-up run of the same shape), the process's user
 and system CPU seconds per epoch, minor page faults per epoch, and peak resident memory. Numbers are
@@ -23,6 +24,8 @@ import resource
 import subprocess
 import sys
 import tempfile
+
+from groklab.train.heap import USER_SETTINGS
 
 SHAPES = {
     "li2-lr": ("li2_fig3", ["task.group=Z127", "task.train_fraction=0.2", "model.width=1024", "loss.kind=ce",
@@ -59,8 +62,7 @@ def child(shape: str, epochs: int, store_dir: str) -> dict:
 
 def measure(shape: str, epochs: int, repeats: int, threads: int) -> dict:
     runs: dict[str, list[dict]] = {"default": [], "heap": []}
-    base = {k: v for k, v in os.environ.items() if k not in ("MALLOC_MMAP_MAX_", "MALLOC_MMAP_THRESHOLD_",
-                                                              "MALLOC_TRIM_THRESHOLD_")}
+    base = {k: v for k, v in os.environ.items() if k not in USER_SETTINGS}
     base |= {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(repeats):

@@ -13,8 +13,7 @@ K = 1024 with 15 members every [S, n, K] activation is 200 MB, so each step mapp
 from the heap (`mallopt(M_MMAP_MAX, 0)`), and letting free() keep a freed block at the heap's top
 instead of shrinking the heap (`M_TRIM_THRESHOLD`), reuses the pages; the periodic trim above still
 bounds the resident size, at the cost of refaulting them once every TRIM_EVERY_EPOCHS epochs. Numbers are
-unchanged: only where the buffers live changes. An explicit `MALLOC_MMAP_MAX_` or
-`MALLOC_MMAP_THRESHOLD_` in the environment wins.
+unchanged: only where the buffers live changes. Any of USER_SETTINGS in the environment wins.
 """
 
 from __future__ import annotations
