@@ -112,7 +112,7 @@ def _figure(ctx, store, cell, by_lr, mode) -> None:
         bx.plot([x["energy"] for x in members], [x["test"] for x in members], "o", color=cols[lr], ms=7,
                 label=f"lr {lr:g} (one dot per seed)")
     bx.set(xlabel="mean node energy E(w/‖w‖) on the training set (definition as written)",
-           ylabel=f"final test {ACCURACY_LABEL}", title="Higher-energy solutions generalise less")
+           ylabel=f"final test {ACCURACY_LABEL}", title="Accuracy vs node energy (claim: higher E, lower acc.)")
     bx.grid(alpha=0.3)
     bx.legend(fontsize=8)
     top = max(float(np.percentile(x["energies"], 99.5)) for v in by_lr.values() for x in v)
@@ -123,5 +123,5 @@ def _figure(ctx, store, cell, by_lr, mode) -> None:
            title="Node energies after training")
     cx.grid(alpha=0.3)
     cx.legend(fontsize=8)
-    fig.suptitle("Li2 Figs. 6–7: near p*, a larger Adam lr ends in memorisation at higher-energy nodes (σ = x², CE)")
+    fig.suptitle("Li2 Figs. 6–7: test accuracy and node energy by Adam lr near p* (σ = x², CE); the claim: a larger lr memorises")
     fig.savefig(ctx.figure_path("li2_lr"))
