@@ -199,3 +199,25 @@ def test_zero_init_paired_verdict():
     assert verdict.measured["sign test p (two-sided, ties dropped)"] == 0.0625
     # one pair where zero init is later fails it, however many are earlier
     assert not zi._paired_verdict(first_to_event([120, 40, 90], [90, 35, 95]), zi.QUICK, 3).passed
+
+
+def test_li2_lr_full_mode_reports_whether_every_run_settled(tmp_path, monkeypatch):
+    """The full mode's plateau stop, shrunk to Z23: each member stops once its accuracy settles, and the
+    settle verdict counts stops by lr and passes only if none ran into the budget."""
+    from groklab.reproduce import li2_lr
+
+    monkeypatch.setattr(li2_lr, "PLATEAU_EVALS", 10)
+    monkeypatch.setattr(li2_lr, "FULL", dict(li2_lr.QUICK, seeds=1, epochs=1500, stop=[
+        "train.stop=plateau", "train.plateau_evals=10", f"train.plateau_delta={li2_lr.PLATEAU_DELTA}"]))
+    report = reproduce("li2-lr", quick=False, out=tmp_path / "out", store_path=str(tmp_path / "runs.sqlite"),
+                       progress=False, echo=lambda s: None)
+    settle = report["verdicts"][0]
+    assert settle["claim"].startswith("every run's test accuracy settles")
+    counts = settle["measured"]
+    assert sum(c["of"] for c in counts.values()) == 3
+    assert settle["pass"] == all(c["settled"] == c["of"] for c in counts.values())
+    stops = [e for c in counts.values() for e in c["stop epochs"]]
+    assert all(e <= 1500 for e in stops) and any(e < 1500 for e in stops)
+    results = Store(str(tmp_path / "runs.sqlite")).runs()
+    reasons = {json.loads(s)["stop_reason"] if isinstance(s, str) else s["stop_reason"] for s in results["summary"]}
+    assert reasons <= {"plateau", "budget"} and "plateau" in reasons

@@ -186,8 +186,12 @@ class TrainConfig(_Section):
     train_eval_every: int | None = Field(None, ge=1)
     tensorboard: bool = False
     # Per-member early stopping (train/stopping.py): never | grok (first grok epoch) | sustained (the
-    # sustained-grok window has confirmed it). Diverged members always stop.
-    stop: Literal["never", "grok", "sustained"] = "never"
+    # sustained-grok window has confirmed it) | plateau (test accuracy has settled after memorization: the
+    # mean over the last plateau_evals evaluations within plateau_delta of the mean over the plateau_evals
+    # before them). Diverged members always stop.
+    stop: Literal["never", "grok", "sustained", "plateau"] = "never"
+    plateau_evals: int = Field(100, ge=1)
+    plateau_delta: float = Field(0.01, gt=0, lt=1)
 
     @field_validator("seeds")
     @classmethod
@@ -263,6 +267,8 @@ class RunConfig(_Section):
         data = self.model_dump(mode="json", exclude={"store": True, "name": True,
                                                       "train": {"progress", "tensorboard"}})
         # new keys at their defaults leave the ids of runs made before them as they were
+        if data["train"]["stop"] != "plateau":  # the plateau window changes nothing under the other rules
+            del data["train"]["plateau_evals"], data["train"]["plateau_delta"]
         for section, key, default in (("train", "stop", "never"), ("train", "snapshot_every", None),
                                       ("train", "train_eval_every", None), ("optim", "ns_dtype", None),
                                       ("model", "complex_init", False)):

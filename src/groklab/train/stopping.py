@@ -2,33 +2,79 @@
 
 `train.stop` names the rule: `never` (train to the budget), `grok` (stop at the first grok epoch) or
 `sustained` (stop once the sustained-grok window has confirmed the grok: `train.sustain_evals` more
-evaluations at or above `train.grok_acc`). A member whose train loss is not finite stops as
-`diverged` under every rule. A member still running at the last epoch stops as `budget`.
+evaluations at or above `train.grok_acc`) or `plateau` (stop once test accuracy has settled, whatever its
+level: see `PlateauWatch`). A member whose train loss is not finite stops as `diverged` under every rule.
+A member still running at the last epoch stops as `budget`.
 
 Stopping never changes a number that is reported: a member's grok epochs are decided by the same
 evaluations `detect_grokking` reads (`GrokWatch` is its incremental form), and a stopped member's
 stored series simply end at `stopped_epoch`. Under `grok`, `sustained_grok_epoch` is censored by
-construction (the window is not observed); use `sustained` when the sustained epoch matters.
+construction (the window is not observed); use `sustained` when the sustained epoch matters. `plateau`
+answers a different question, the level a run's test accuracy settles at: a run that sits flat for the
+whole window and groks later is stopped before its grok.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
 from groklab.train.grokking import GrokThresholds, GrokWatch
 
-STOP_RULES = ("never", "grok", "sustained")
-STOP_REASONS = ("grok", "sustained", "diverged", "budget")
+STOP_RULES = ("never", "grok", "sustained", "plateau")
+STOP_REASONS = ("grok", "sustained", "plateau", "diverged", "budget")
+
+
+@dataclass(frozen=True)
+class PlateauRule:
+    evals: int = 100  # window length, in evaluations
+    delta: float = 0.01  # largest change of the window mean that still counts as settled
+    memorize_acc: float = 0.99  # windows start once train accuracy has reached this
+
+
+class PlateauWatch:
+    """Whether a member's test accuracy has settled: once train accuracy has reached `memorize_acc`, the
+    mean test accuracy over the last `evals` evaluations differs from the mean over the `evals` before them
+    by less than `delta`.
+
+    Means over windows rather than a best-so-far: a curve that rises and then falls back has not settled
+    either, and a single noisy evaluation moves a mean by 1/`evals` of its size.
+    """
+
+    def __init__(self, rule: PlateauRule = PlateauRule()):
+        self.rule = rule
+        self.memorized = False
+        self.recent: list[float] = []  # the last 2·evals test accuracies since memorization
+        self.settled_epoch: int | None = None
+
+    def update(self, epoch: int, train_acc: float, test_acc: float) -> None:
+        if self.settled_epoch is not None:
+            return
+        self.memorized = self.memorized or train_acc >= self.rule.memorize_acc
+        if not self.memorized:
+            return
+        n = self.rule.evals
+        self.recent = [*self.recent[-(2 * n - 1):], float(test_acc)]
+        if len(self.recent) == 2 * n and abs(sum(self.recent[n:]) - sum(self.recent[:n])) / n < self.rule.delta:
+            self.settled_epoch = int(epoch)
+
+    def state(self) -> dict:
+        return dict(memorized=self.memorized, recent=list(self.recent), settled_epoch=self.settled_epoch)
+
+    def load(self, state: dict) -> None:
+        self.memorized, self.recent, self.settled_epoch = state["memorized"], list(state["recent"]), state["settled_epoch"]
 
 
 class MemberStops:
     """Stop decisions for the S members of one ensemble (indexed by original member, not stack position)."""
 
-    def __init__(self, size: int, thresholds: GrokThresholds, rule: str = "never"):
+    def __init__(self, size: int, thresholds: GrokThresholds, rule: str = "never",
+                 plateau: PlateauRule = PlateauRule()):
         self.rule = rule
         self.watches = [GrokWatch(thresholds) for _ in range(size)]
+        self.plateaus = [PlateauWatch(plateau) for _ in range(size)] if rule == "plateau" else []
         self.stopped_epoch: list[int | None] = [None] * size
         self.reason: list[str | None] = [None] * size
         self.wall: list[float | None] = [None] * size
@@ -48,11 +94,18 @@ class MemberStops:
             else:
                 if evaluated and math.isfinite(test[pos]):
                     self.watches[s].update(epoch, train[pos], test[pos])
-                reason = self.rule if self.watches[s].settled(self.rule) else ("budget" if last else None)
+                    if self.plateaus:
+                        self.plateaus[s].update(epoch, train[pos], test[pos])
+                reason = self.rule if self._settled(s) else ("budget" if last else None)
             if reason is not None:
                 self.stopped_epoch[s], self.reason[s], self.wall[s] = epoch, reason, wall
                 ending.append(s)
         return ending
+
+    def _settled(self, s: int) -> bool:
+        if self.rule == "plateau":
+            return self.plateaus[s].settled_epoch is not None
+        return self.watches[s].settled(self.rule)
 
     def diverged_count(self) -> int:
         return sum(d is not None for d in self.diverged_at)
@@ -62,7 +115,7 @@ class MemberStops:
 
     def state(self) -> dict:
         return dict(stopped_epoch=list(self.stopped_epoch), reason=list(self.reason), wall=list(self.wall),
-                    watches=[w.state() for w in self.watches])
+                    watches=[w.state() for w in self.watches], plateaus=[p.state() for p in self.plateaus])
 
     def load(self, state: dict | None, diverged_at: list[int | None]) -> None:
         """Restore from a resume checkpoint (`state` is None in checkpoints written before early stopping)."""
@@ -74,4 +127,6 @@ class MemberStops:
             return
         self.stopped_epoch, self.reason, self.wall = list(state["stopped_epoch"]), list(state["reason"]), list(state["wall"])
         for watch, saved in zip(self.watches, state["watches"]):
+            watch.load(saved)
+        for watch, saved in zip(self.plateaus, state.get("plateaus", [])):
             watch.load(saved)
