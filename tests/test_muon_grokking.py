@@ -142,7 +142,7 @@ def test_grid_settings():
 
 def test_medium_grid_settings():
     medium = mg.make_grid(medium=True)
-    assert medium.mode == "medium" and medium.tasks == ("add", "div") and len(medium.seeds) == 3
+    assert medium.mode == "medium" and medium.tasks == ("add", "mul") and len(medium.seeds) == 3
     assert medium.epochs == 500
     cfg = mg.cell_config(medium, "div", "stablemax", "adamw")
     assert (cfg.task.modulus, cfg.model.width, cfg.model.depth, cfg.model.dropout, cfg.train.batch_size) == (97, 128, 2, 0.2, 512)

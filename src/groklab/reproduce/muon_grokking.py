@@ -15,9 +15,11 @@ Settings (docs/reproductions.md#muon-grokking; the paper states no sizes, learni
   with the baseline's settings on the embedding, head and gains; the same wd 1.0 in both groups (the
   paper's "equivalent strength"). Newton–Schulz runs in float32 (torch's bf16 is a GPU speed choice;
   on CPUs without bf16 matrix units it is 5–10× slower, and float32 is the more exact orthogonalisation).
-- medium (``--medium``, about 2.6 h on a 2-core CPU, measured): the full setting on add and div (the two 80 % tasks, which
-  grok soonest), all three outputs, both optimizers, 3 seeds, a 500-epoch budget (runs still training
-  there are censored).
+- medium (``--medium``, ≤ 2 h on a 2-core CPU): the full setting on add (80 % split) and mul (50 %), all
+  three outputs, both optimizers, 3 seeds, a 500-epoch budget (runs still training there are censored).
+  Chosen because every arm of both tasks groks well inside the budget (mul, seed 0: epochs 26–102), so
+  the budget decides little. div, the other 80 % task, does not: Muon × stablemax stays censored at 500 in
+  all three seeds, and add with div costs ≈ 2 h 21 min here (``--tasks add,div``).
 - quick (CI, a couple of minutes on two CPU cores): add and mul mod 23, width 32, depth 1, no dropout,
   full batch, 200 epochs, 3 seeds; AdamW lr 1e-2 in both arms (at 1e-3 the tiny full-batch model does
   not even memorise within 200 epochs, at 1e-2 both arms grok on add and mostly not on mul). It exercises
@@ -84,7 +86,7 @@ FULL = ["task.modulus=97", "model.width=128", "model.depth=2", "model.dropout=0.
         "optim.lr=1e-3", "train.epochs=1000", "train.snapshot_every=50",
         "train.train_eval_every=10"]
 MEDIUM = [o for o in FULL if not o.startswith("train.epochs=")] + ["train.epochs=500"]
-MEDIUM_TASKS = ("add", "div")
+MEDIUM_TASKS = ("add", "mul")  # every arm groks within the budget (see the module docstring)
 QUICK = ["task.modulus=23", "model.width=32", "model.depth=1", "model.dropout=0", "optim.lr=1e-2",
          "train.epochs=200", "train.checkpoint_every=200"]
 
