@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
 def reproduce_command(
     name: Optional[str] = typer.Argument(None, help="Reproduction to run; omit (or --list) to list them."),
     quick: bool = typer.Option(False, "--quick", help="Reduced sizes that finish in minutes on a CPU (as CI runs them)."),
-    medium: bool = typer.Option(False, "--medium", help="muon-grokking: the paper's model at p = 97 on a reduced grid (about 2.6 h on 2 CPU cores)."),
+    medium: bool = typer.Option(False, "--medium", help="muon-grokking: the paper's model at p = 97 on a reduced grid: add and mul, 3 seeds (about 50 min on 2 CPU cores)."),
     tasks: Optional[str] = typer.Option(None, "--tasks", help="muon-grokking: comma-separated tasks (gcd, add, div, exp, mul, parity)."),
     stored_only: bool = typer.Option(False, "--stored-only", help="muon-grokking: analyse the complete cells in the store, train nothing."),
     workers: Optional[int] = typer.Option(None, "--workers", help="muon-grokking: processes training cells at once (0: this process; default: one per core, on CUDA 12 sharing the GPU, at most the cores less 2)."),

@@ -15,7 +15,7 @@ Settings (docs/reproductions.md#muon-grokking; the paper states no sizes, learni
   with the baseline's settings on the embedding, head and gains; the same wd 1.0 in both groups (the
   paper's "equivalent strength"). Newton–Schulz runs in float32 (torch's bf16 is a GPU speed choice;
   on CPUs without bf16 matrix units it is 5–10× slower, and float32 is the more exact orthogonalisation).
-- medium (``--medium``, ≤ 2 h on a 2-core CPU): the full setting on add (80 % split) and mul (50 %), all
+- medium (``--medium``, 49 min on a 2-core CPU, measured): the full setting on add (80 % split) and mul (50 %), all
   three outputs, both optimizers, 3 seeds, a 500-epoch budget (runs still training there are censored).
   Chosen because every arm of both tasks groks well inside the budget (mul, seed 0: epochs 26–102), so
   the budget decides little. div, the other 80 % task, does not: Muon × stablemax stays censored at 500 in
