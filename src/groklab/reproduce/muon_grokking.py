@@ -17,7 +17,7 @@ Settings (docs/reproductions.md#muon-grokking; the paper states no sizes, learni
   on CPUs without bf16 matrix units it is 5–10× slower, and float32 is the more exact orthogonalisation).
 - medium (``--medium``, 49 min on a 2-core CPU, measured): the full setting on add (80 % split) and mul (50 %), all
   three outputs, both optimizers, 3 seeds, a 500-epoch budget (runs still training there are censored).
-  Chosen because every arm of both tasks groks well inside the budget (mul, seed 0: epochs 26–102), so
+  Chosen because every arm of both tasks groks well inside the budget (mul: epochs 26–113, 3 seeds), so
   the budget decides little. div, the other 80 % task, does not: Muon × stablemax stays censored at 500 in
   all three seeds, and add with div costs ≈ 2 h 21 min here (``--tasks add,div``).
 - quick (CI, a couple of minutes on two CPU cores): add and mul mod 23, width 32, depth 1, no dropout,
