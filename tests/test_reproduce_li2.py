@@ -206,13 +206,13 @@ def test_li2_lr_full_mode_reports_whether_every_run_settled(tmp_path, monkeypatc
     settle verdict counts stops by lr and passes only if none ran into the budget."""
     from groklab.reproduce import li2_lr
 
-    monkeypatch.setattr(li2_lr, "PLATEAU_EVALS", 10)
     monkeypatch.setattr(li2_lr, "FULL", dict(li2_lr.QUICK, seeds=1, epochs=1500, stop=[
         "train.stop=plateau", "train.plateau_evals=10", f"train.plateau_delta={li2_lr.PLATEAU_DELTA}"]))
     report = reproduce("li2-lr", quick=False, out=tmp_path / "out", store_path=str(tmp_path / "runs.sqlite"),
                        progress=False, echo=lambda s: None)
     settle = report["verdicts"][0]
-    assert settle["claim"].startswith("every run's test accuracy settles")
+    assert settle["claim"] == "every run's test accuracy settles within the 1500-epoch budget"
+    assert "over 10 evaluations" in settle["expected"]  # the window the runs were trained with
     counts = settle["measured"]
     assert sum(c["of"] for c in counts.values()) == 3
     assert settle["pass"] == all(c["settled"] == c["of"] for c in counts.values())

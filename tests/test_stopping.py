@@ -37,7 +37,8 @@ def test_incremental_watch_agrees_with_detect_grokking_on_random_histories():
         for e, a, b in zip(epochs, train_acc, test_acc):
             watch.update(e, a, b)
         expected = detect_grokking(epochs, train_acc, test_acc, t)
-        assert (watch.grok_epoch, watch.sustained_epoch) == (expected.grok_epoch, expected.sustained_grok_epoch)
+        assert ((watch.memorization_epoch, watch.grok_epoch, watch.sustained_epoch)
+                == (expected.memorization_epoch, expected.grok_epoch, expected.sustained_grok_epoch))
 
 
 def test_sustained_stop_keeps_the_grok_epochs_and_ends_the_series_there(tmp_path):

@@ -83,7 +83,7 @@ def run(ctx) -> list[Verdict]:
                f"{mode['epochs']} epochs" + (", members stop once test accuracy has settled" if mode["stop"] else "")
                + f", {seeds} seeds")
     lo, hi = LRS[0], LRS[-1]
-    verdicts = [_settled_verdict(setting, by_lr, mode)] if mode["stop"] else []
+    verdicts = [_settled_verdict(setting, by_lr, cell.cfg.train)] if mode["stop"] else []
     return verdicts + [
         Verdict("generalisation falls as the learning rate rises", setting,
                 {f"lr {lr:g}": round(a, 3) for lr, a in acc.items()},
@@ -100,13 +100,13 @@ def run(ctx) -> list[Verdict]:
     ]
 
 
-def _settled_verdict(setting, by_lr, mode) -> Verdict:
+def _settled_verdict(setting, by_lr, train) -> Verdict:
     """Whether the budget was long enough: every member's accuracy settled before it (stop reason `plateau`)."""
     observed = {f"lr {lr:g}": {"settled": sum(x["settled"] for x in v), "of": len(v),
                                "stop epochs": [x["stop"] for x in v]} for lr, v in by_lr.items()}
-    return Verdict(f"every run's test accuracy settles within the {mode['epochs']}-epoch budget", setting, observed,
-                   f"every member stopped on the plateau rule (mean test accuracy over {PLATEAU_EVALS} evaluations "
-                   f"within {PLATEAU_DELTA} of the {PLATEAU_EVALS} before), none at the budget",
+    return Verdict(f"every run's test accuracy settles within the {train.epochs}-epoch budget", setting, observed,
+                   f"every member stopped on the plateau rule (mean test accuracy over {train.plateau_evals} "
+                   f"evaluations within {train.plateau_delta} of the {train.plateau_evals} before), none at the budget",
                    all(x["settled"] for v in by_lr.values() for x in v))
 
 

@@ -79,14 +79,15 @@ def detect_grokking(epochs, train_acc, test_acc, thresholds: GrokThresholds = Gr
 class GrokWatch:
     """`detect_grokking` one evaluation at a time, for deciding when a member may stop training.
 
-    After `update` has seen the evaluations of a run in order, `grok_epoch` and `sustained_epoch`
-    equal what `detect_grokking` returns for the same evaluations (tested on random histories), at
+    After `update` has seen the evaluations of a run in order, `memorization_epoch`, `grok_epoch` and
+    `sustained_epoch` equal what `detect_grokking` returns for the same evaluations (tested on random histories), at
     O(1) cost per evaluation instead of re-scanning the history.
     """
 
     def __init__(self, thresholds: GrokThresholds = GrokThresholds()):
         self.t = thresholds
         self.memorized_run = 0  # consecutive evaluations with train accuracy >= memorize_acc
+        self.memorization_epoch: int | None = None
         self.grok_epoch: int | None = None
         self.sustained_epoch: int | None = None
         self._candidate: int | None = None  # earliest grok-qualifying epoch since the last low test accuracy
@@ -95,6 +96,8 @@ class GrokWatch:
     def update(self, epoch: int, train_acc: float, test_acc: float) -> None:
         t = self.t
         self.memorized_run = self.memorized_run + 1 if train_acc >= t.memorize_acc else 0
+        if self.memorized_run and self.memorization_epoch is None:
+            self.memorization_epoch = int(epoch)
         high = test_acc >= t.grok_acc
         qualifies = high and self.memorized_run >= t.stable_evals
         if qualifies and self.grok_epoch is None:

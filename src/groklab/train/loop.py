@@ -178,7 +178,7 @@ def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), 
     stack = Stack(cfg, list(range(S)), run.data, run.model, run.optimizer,
                   [torch.Generator().manual_seed(seed + 7_919) for seed in seeds])  # minibatch order per member
     members_state = MemberStops(S, GrokThresholds(t.memorize_acc, t.grok_acc, t.stable_evals, t.sustain_evals), t.stop,
-                                PlateauRule(t.plateau_evals, t.plateau_delta, t.memorize_acc))
+                                PlateauRule(t.plateau_evals, t.plateau_delta))
     history, start, elapsed = History(), 0, 0.0
     resumed = None if force else _load_resume(folder, run_ids, stack, members_state, task, device, dtype, hooks)
     if resumed is not None:

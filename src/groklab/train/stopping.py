@@ -17,6 +17,7 @@ whole window and groks later is stopped before its grok.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 import torch
@@ -31,13 +32,12 @@ STOP_REASONS = ("grok", "sustained", "plateau", "diverged", "budget")
 class PlateauRule:
     evals: int = 100  # window length, in evaluations
     delta: float = 0.01  # largest change of the window mean that still counts as settled
-    memorize_acc: float = 0.99  # windows start once train accuracy has reached this
 
 
 class PlateauWatch:
-    """Whether a member's test accuracy has settled: once train accuracy has reached `memorize_acc`, the
-    mean test accuracy over the last `evals` evaluations differs from the mean over the `evals` before them
-    by less than `delta`.
+    """Whether a member's test accuracy has settled: from its memorization epoch on (`GrokWatch` decides
+    it), the mean test accuracy over the last `evals` evaluations differs from the mean over the `evals`
+    before them by less than `delta`.
 
     Means over windows rather than a best-so-far: a curve that rises and then falls back has not settled
     either, and a single noisy evaluation moves a mean by 1/`evals` of its size.
@@ -45,26 +45,26 @@ class PlateauWatch:
 
     def __init__(self, rule: PlateauRule = PlateauRule()):
         self.rule = rule
-        self.memorized = False
-        self.recent: list[float] = []  # the last 2·evals test accuracies since memorization
+        self.recent: deque[float] = deque(maxlen=2 * rule.evals)  # test accuracies since memorization
         self.settled_epoch: int | None = None
 
-    def update(self, epoch: int, train_acc: float, test_acc: float) -> None:
-        if self.settled_epoch is not None:
+    def update(self, epoch: int, test_acc: float, memorized: bool) -> None:
+        if self.settled_epoch is not None or not memorized:
             return
-        self.memorized = self.memorized or train_acc >= self.rule.memorize_acc
-        if not self.memorized:
-            return
+        self.recent.append(float(test_acc))
         n = self.rule.evals
-        self.recent = [*self.recent[-(2 * n - 1):], float(test_acc)]
-        if len(self.recent) == 2 * n and abs(sum(self.recent[n:]) - sum(self.recent[:n])) / n < self.rule.delta:
-            self.settled_epoch = int(epoch)
+        if len(self.recent) == 2 * n:
+            earlier, later = list(self.recent)[:n], list(self.recent)[n:]
+            if abs(sum(later) - sum(earlier)) / n < self.rule.delta:
+                self.settled_epoch = int(epoch)
 
     def state(self) -> dict:
-        return dict(memorized=self.memorized, recent=list(self.recent), settled_epoch=self.settled_epoch)
+        return dict(recent=list(self.recent), settled_epoch=self.settled_epoch)
 
     def load(self, state: dict) -> None:
-        self.memorized, self.recent, self.settled_epoch = state["memorized"], list(state["recent"]), state["settled_epoch"]
+        self.recent.clear()
+        self.recent.extend(state["recent"])
+        self.settled_epoch = state["settled_epoch"]
 
 
 class MemberStops:
@@ -95,7 +95,7 @@ class MemberStops:
                 if evaluated and math.isfinite(test[pos]):
                     self.watches[s].update(epoch, train[pos], test[pos])
                     if self.plateaus:
-                        self.plateaus[s].update(epoch, train[pos], test[pos])
+                        self.plateaus[s].update(epoch, test[pos], self.watches[s].memorization_epoch is not None)
                 reason = self.rule if self._settled(s) else ("budget" if last else None)
             if reason is not None:
                 self.stopped_epoch[s], self.reason[s], self.wall[s] = epoch, reason, wall
