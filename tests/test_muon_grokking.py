@@ -9,6 +9,7 @@ import scipy.stats as ss
 from groklab import reproduce as registry
 from groklab.cli import main
 from groklab.reproduce import muon_grokking as mg
+from groklab.reproduce import muon_grokking_stats as mgs
 from groklab.store import Store
 
 SEEDS = 2
@@ -191,13 +192,13 @@ def test_stopping_changes_no_statistic(tmp_path):
     confirmed = stopped.sustained_grok_epoch.notna()  # these stopped there; the others trained to the budget
     assert confirmed.sum() >= 2 and (stopped.observed_until[confirmed] < grid.epochs).all()
     assert (stopped.observed_until[~confirmed] == grid.epochs).all() and (never_.observed_until == grid.epochs).all()
-    a, b = mg.analyse(stopped), mg.analyse(never_)
+    a, b = mgs.analyse(stopped), mgs.analyse(never_)
     for key in ("student", "welch", "mann_whitney", "logrank"):
-        assert mg.jsonable(a["tests"][key]) == mg.jsonable(b["tests"][key]), key
+        assert mgs.jsonable(a["tests"][key]) == mgs.jsonable(b["tests"][key]), key
     # `collapsed` (test accuracy fell below 0.9 after the grok) is the one count stopping can change: a
     # collapse after the confirmed grok is not observed; the verdicts do not read it
     drop = lambda pooled: {o: {k: v for k, v in p.items() if k != "collapsed"} for o, p in pooled.items()}  # noqa: E731
-    assert mg.jsonable(drop(a["pooled"])) == mg.jsonable(drop(b["pooled"]))
+    assert mgs.jsonable(drop(a["pooled"])) == mgs.jsonable(drop(b["pooled"]))
 
 
 def test_stored_only_analyses_complete_pairs_and_trains_nothing(quick, tmp_path, capsys):
@@ -244,9 +245,9 @@ def test_first_verdict_says_when_censoring_reverses_the_mean():
     grid = mg.make_grid(medium=True)
     reversed_ = _runs([("muon", 20), ("muon", None), ("muon", None), ("muon", None),
                        ("adamw", 40), ("adamw", 42), ("adamw", 44), ("adamw", 46)])
-    first = mg.verdicts(mg.analyse(reversed_), grid)[0]
+    first = mgs.verdicts(mgs.analyse(reversed_), grid.describe())[0]
     assert first.passed and "censoring reverses this" in first.measured and "Muon is behind" in first.measured
     agreeing = _runs([("muon", 20), ("muon", 22), ("muon", 24), ("muon", 26),
                       ("adamw", 40), ("adamw", 42), ("adamw", 44), ("adamw", None)])
-    first = mg.verdicts(mg.analyse(agreeing), grid)[0]
+    first = mgs.verdicts(mgs.analyse(agreeing), grid.describe())[0]
     assert first.passed and "censoring" not in first.measured

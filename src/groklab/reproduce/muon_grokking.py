@@ -43,11 +43,9 @@ observed: counted, excluded from means and location tests, and handled by Kaplan
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Sequence
 
-import numpy as np
 import pandas as pd
 
 from groklab.config import RunConfig, load_config
@@ -55,6 +53,8 @@ from groklab.errors import GroklabError, closest
 from groklab.report import stats
 from groklab.report.plots_sweep import box_panels_figure, survival_panels_figure
 from groklab.reproduce import Context, Verdict
+from groklab.reproduce.muon_grokking_stats import (LABELS, OPTIMIZERS, PAPER_NOTE, analyse, fmt, group_times, jsonable,
+                                                   verdicts)
 from groklab.runtime import torch_threads
 from groklab.store import Store
 from groklab.sweep.spec import SweepSpec, spec_from_dict
@@ -71,8 +71,6 @@ OUTPUTS = ("ce", "stablemax", "sparsemax")
 # On CUDA the grid's cells (10-member stacks of a 0.55 M-parameter transformer) are bound by kernel launches,
 # not by the GPU: several processes share the device (docs/gpu.md); 12 make 3 waves of the full grid's 36 cells.
 GPU_WORKERS = 12
-OPTIMIZERS = ("adamw", "muon")
-LABELS = {"adamw": "AdamW", "muon": "Muon"}
 
 _ADAMW = ["optim.kind=adamw", "optim.betas=[0.9,0.98]", "optim.eps=1e-8"]
 _MUON = ["optim.kind=muon", "optim.muon_routing=hidden", "optim.muon_variant=torch", "optim.muon_lr=0.02",
@@ -90,9 +88,6 @@ MEDIUM_TASKS = ("add", "mul")  # every arm groks within the budget (see the modu
 QUICK = ["task.modulus=23", "model.width=32", "model.depth=1", "model.dropout=0", "optim.lr=1e-2",
          "train.epochs=200", "train.checkpoint_every=200"]
 
-PAPER_NOTE = ("The paper's t = 5.0175 cannot give its p = 6.33e-8: a two-sided two-sample t-test with that t has "
-              "p >= 5.23e-7 at any df (the normal limit; 2.3e-6 at df 100), one-sided >= 2.6e-7; p = 6.33e-8 "
-              "needs t ≈ 5.41. We report our own t and p and do not try to match the paper's p.")
 SEVEN_TASKS_NOTE = ("The paper's abstract says seven tasks; its Fig. 2 and text list six (gcd, add, div, exp, mul, "
                     "parity) and no seventh is named anywhere, so this reproduction uses the six.")
 
@@ -254,100 +249,6 @@ def _run_row(task, output, optimizer, seed, run_id, summary: dict, budget: int) 
     }
 
 
-# -- analysis (composition of groklab.report.stats) ------------------------------------------------
-
-def _group_times(runs: pd.DataFrame, metric: str):
-    return stats.survival_data(runs[metric].tolist(), runs["observed_until"].tolist())
-
-
-def compare(runs: pd.DataFrame, metric: str, *, seed: int = 0) -> dict:
-    """AdamW vs Muon on one metric (grok_epoch or sustained_grok_epoch), pooled over the grid."""
-    a, m = runs[runs.optimizer == "adamw"], runs[runs.optimizer == "muon"]
-    out = stats.compare_groups(*_group_times(a, metric), *_group_times(m, metric), labels=("adamw", "muon"), seed=seed)
-    out["paired_sign"] = _paired(runs, metric)
-    return out
-
-
-def _paired(runs: pd.DataFrame, metric: str) -> dict:
-    """Seed-matched comparison within each (task, output): who grokked first (never = +∞; both never = tie)."""
-    key = ["task", "output", "seed"]
-    wide = runs.pivot_table(index=key, columns="optimizer", values=metric, aggfunc="first", dropna=False)
-    wide = wide.reindex(columns=list(OPTIMIZERS))
-    return {**stats.first_to_event(wide["adamw"], wide["muon"]),
-            "note": "wins_a = seeds where AdamW grokked first, wins_b = Muon first"}
-
-
-def analyse(runs: pd.DataFrame) -> dict:
-    cells = []
-    for (task, output, optimizer), g in runs.groupby(["task", "output", "optimizer"], sort=False):
-        cells.append({"task": task, "output": output, "optimizer": optimizer,
-                      "grok": stats.describe(g.grok_epoch.tolist()),
-                      "sustained": stats.describe(g.sustained_grok_epoch.tolist()),
-                      "collapsed": int(g.collapsed.sum()), "diverged": int(g.diverged.sum())})
-    pooled = {}
-    for opt in OPTIMIZERS:
-        g = runs[runs.optimizer == opt]
-        pooled[opt] = {"grok": stats.describe(g.grok_epoch.tolist()),
-                       "sustained": stats.describe(g.sustained_grok_epoch.tolist()),
-                       "collapsed": int(g.collapsed.sum()), "diverged": int(g.diverged.sum()),
-                       "km_median": stats.km_median(stats.kaplan_meier(*_group_times(g, "grok_epoch")))}
-    km = {metric: {opt: stats.kaplan_meier(*_group_times(runs[runs.optimizer == opt], metric)).to_dict("records")
-                   for opt in OPTIMIZERS} for metric in ("grok_epoch", "sustained_grok_epoch")}
-    return {"cells": cells, "pooled": pooled, "kaplan_meier": km, "tests": compare(runs, "grok_epoch"),
-            "tests_sustained": compare(runs, "sustained_grok_epoch")}
-
-
-def verdicts(result: dict, grid: Grid) -> list[Verdict]:
-    pa, pm = result["pooled"]["adamw"], result["pooled"]["muon"]
-    t, setting = result["tests"], grid.describe()
-    a_mean, m_mean = pa["grok"]["mean"], pm["grok"]["mean"]
-    counts = (f"grokked {pm['grok']['grokked']}/{pm['grok']['n']} vs {pa['grok']['grokked']}/{pa['grok']['n']}")
-    lr, km = t["logrank"], t["km_median"]
-    # direction: Muon has more groks than expected under one shared curve (its KM medians may both be
-    # beyond the budget, "n/a", when fewer than half the runs grok)
-    muon_ahead = lr["observed"][1] > lr["expected"][1]
-    mean_says_muon = bool(m_mean < a_mean)
-    # The paper's metric drops never-grokked runs; when that drop is what makes one optimizer look faster,
-    # the verdict says so instead of leaving the reader to compare two lines.
-    flip = (f"; censoring reverses this: counting never-grokked runs, Muon is {'ahead' if muon_ahead else 'behind'} "
-            f"(log-rank)" if mean_says_muon != muon_ahead and lr["observed"][1] != lr["expected"][1] else "")
-    out = [Verdict("Muon's mean grok epoch is below AdamW's (pooled, grokked runs)", setting,
-                   f"Muon {_f(m_mean)} vs AdamW {_f(a_mean)} epochs ({counts}){flip}",
-                   "Muon < AdamW (paper: 102.89 vs 153.09)", mean_says_muon)]
-    w, s, mw = t["welch"], t["student"], t["mann_whitney"]
-    out.append(Verdict("the difference is significant (Welch two-sample t-test, two-sided p < 0.05, Muon faster)",
-                       setting, f"Welch t = {_f(w['t'], '.3f')}, p = {_f(w['p'], '.3g')}; Student t = {_f(s['t'], '.3f')}, "
-                       f"p = {_f(s['p'], '.3g')}; Mann-Whitney p = {_f(mw['p'], '.3g')}",
-                       "p < 0.05 (paper: t = 5.0175, p = 6.33e-8, a p that does not follow from that t)",
-                       bool(w["p"] < 0.05 and w["t"] > 0)))
-    out.append(Verdict("Muon groks sooner counting never-grokked runs as censored (log-rank p < 0.05, Muon ahead)",
-                       setting, f"log-rank chi2 = {_f(lr['chi2'], '.3f')}, p = {_f(lr['p'], '.3g')}; Muon groks observed "
-                       f"{_f(lr['observed'][1], '.0f')} vs expected {_f(lr['expected'][1], '.1f')}; KM median Muon "
-                       f"{_f(km['muon'])} vs AdamW {_f(km['adamw'])}", "p < 0.05 with Muon ahead",
-                       bool(lr["p"] < 0.05 and muon_ahead)))
-    out.append(Verdict("Muon's grok epochs are more tightly distributed (smaller IQR, Fig. 4)", setting,
-                       f"IQR Muon {_f(pm['grok']['iqr'])} vs AdamW {_f(pa['grok']['iqr'])}",
-                       "Muon < AdamW (Fig. 4: about 65 vs 92)", bool(pm["grok"]["iqr"] < pa["grok"]["iqr"])))
-    return out
-
-
-def _f(v, spec: str = ".1f") -> str:
-    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
-
-
-def jsonable(obj):
-    """NaN -> None and numpy scalars -> Python, so the report is strict JSON."""
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
 # -- figures and the report -----------------------------------------------------------------------
 
 def figures(ctx: Context, runs: pd.DataFrame, grid: Grid) -> None:
@@ -365,7 +266,7 @@ def figures(ctx: Context, runs: pd.DataFrame, grid: Grid) -> None:
                       width_ratios=[1, max(2, len(grid.tasks)), 1]).savefig(ctx.figure_path("fig4_boxplot"))
     km_panels = []
     for metric, title in (("grok_epoch", "first crossing"), ("sustained_grok_epoch", "sustained")):
-        km_panels.append((title, {LABELS[o]: stats.kaplan_meier(*_group_times(runs[runs.optimizer == o], metric))
+        km_panels.append((title, {LABELS[o]: stats.kaplan_meier(*group_times(runs[runs.optimizer == o], metric))
                                   for o in OPTIMIZERS}))
     survival_panels_figure(km_panels, title="Kaplan–Meier: fraction of runs not yet grokked",
                            budget=grid.epochs).savefig(ctx.figure_path("kaplan_meier"))
@@ -376,20 +277,20 @@ def echo_report(ctx: Context, result: dict) -> None:
     for c in result["cells"]:
         g = c["grok"]
         ctx.echo(f"  {c['task']:<6} {c['output']:<9} {LABELS[c['optimizer']]:<5} {g['grokked']}/{g['n']} cens {g['censored']}  "
-                 f"mean {_f(g['mean'])}  median {_f(g['median'])}  IQR {_f(g['iqr'])}  collapsed {c['collapsed']}")
+                 f"mean {fmt(g['mean'])}  median {fmt(g['median'])}  IQR {fmt(g['iqr'])}  collapsed {c['collapsed']}")
     ctx.echo("pooled:                 ours (first crossing / sustained)            paper")
     for opt, paper_mean in (("adamw", stats.PAPER["adamw_mean"]), ("muon", stats.PAPER["muon_mean"])):
         p = result["pooled"][opt]
-        ctx.echo(f"  {LABELS[opt]:<5} mean grok epoch  {_f(p['grok']['mean']):>7} / {_f(p['sustained']['mean']):<7} "
+        ctx.echo(f"  {LABELS[opt]:<5} mean grok epoch  {fmt(p['grok']['mean']):>7} / {fmt(p['sustained']['mean']):<7} "
                  f"(n {p['grok']['n']}, censored {p['grok']['censored']} / {p['sustained']['censored']}, "
                  f"collapsed {p['collapsed']})   {paper_mean}")
     t = result["tests"]
-    ctx.echo(f"  Student t {_f(t['student']['t'], '.3f')} (p {_f(t['student']['p'], '.3g')}), Welch t "
-             f"{_f(t['welch']['t'], '.3f')} (p {_f(t['welch']['p'], '.3g')}), Mann-Whitney U {_f(t['mann_whitney']['U'], '.0f')} "
-             f"(p {_f(t['mann_whitney']['p'], '.3g')}), log-rank chi2 {_f(t['logrank']['chi2'], '.3f')} "
-             f"(p {_f(t['logrank']['p'], '.3g')}); paper t = 5.0175, p = 6.33e-8")
+    ctx.echo(f"  Student t {fmt(t['student']['t'], '.3f')} (p {fmt(t['student']['p'], '.3g')}), Welch t "
+             f"{fmt(t['welch']['t'], '.3f')} (p {fmt(t['welch']['p'], '.3g')}), Mann-Whitney U {fmt(t['mann_whitney']['U'], '.0f')} "
+             f"(p {fmt(t['mann_whitney']['p'], '.3g')}), log-rank chi2 {fmt(t['logrank']['chi2'], '.3f')} "
+             f"(p {fmt(t['logrank']['p'], '.3g')}); paper t = 5.0175, p = 6.33e-8")
     b = t["bootstrap_mean_diff"]
-    ctx.echo(f"  AdamW − Muon mean: {_f(b['diff'])} epochs, 95% bootstrap CI [{_f(b['low'])}, {_f(b['high'])}]")
+    ctx.echo(f"  AdamW − Muon mean: {fmt(b['diff'])} epochs, 95% bootstrap CI [{fmt(b['low'])}, {fmt(b['high'])}]")
     ctx.echo(f"note: {PAPER_NOTE}\nnote: {SEVEN_TASKS_NOTE}")
 
 
@@ -429,4 +330,4 @@ def run(ctx: Context) -> list[Verdict]:
                   *(["quick mode: a reduced grid that exercises the pipeline; its numbers are not evidence"]
                     if grid.quick else [])],
     }))
-    return verdicts(result, grid)
+    return verdicts(result, grid.describe())
