@@ -57,6 +57,21 @@ def test_quick_training_reproductions_pass(name, tmp_path):
     failed = [v for v in report["verdicts"] if not v["pass"]]
     assert not failed, failed
     assert not Store(store_path).runs().empty  # the runs went through the store
+    if name == "li2-depth":
+        _check_depth_purity_over_training(report)
+
+
+def _check_depth_purity_over_training(report):
+    """The purity trajectory starts at W(0) and ends at the verdict's trained value, and the deeper the net the
+    slower its bottom layer sharpens: at every snapshot after W(0), 2 layers ≥ 3 layers ≥ 4 layers."""
+    traj = report["purity_over_training"]
+    read = report["verdicts"][1]["measured"]
+    for label, t in traj.items():
+        assert t["epochs"][0] == 0 and t["epochs"][-1] == 500
+        assert t["median over seeds"][0] == read[label]["at init"] and t["median over seeds"][-1] == read[label]["trained"]
+    by_depth = [traj[f"{n} layers"]["median over seeds"] for n in (2, 3, 4)]
+    for shallow, deep in zip(by_depth, by_depth[1:]):
+        assert all(a > b for a, b in zip(shallow[1:], deep[1:])), (shallow, deep)
 
 
 @pytest.mark.slow

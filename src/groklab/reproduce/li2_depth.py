@@ -12,6 +12,8 @@ hundred epochs), training fraction 0.8.
 Quick: Z23, K = 256, 3 seeds, 500 epochs. Full: Z71, K = 1024, fraction 0.5, 5 seeds, 3000 epochs. Members train
 to the budget: the purity verdict reads the final bottom layer, which early stopping would read at the grok
 instead (measured with stopping at Z71: purity 0.92 / 0.36 / 0.19 at the sustained grok for 2 / 3 / 4 layers).
+The purity is also read at every stored snapshot (`purity_over_training` in the report, and the figure's middle
+panel), which shows when after the grok the bottom layer sharpens.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 
 from groklab.groups import get_group
 from groklab.li2.experiments import node_summary
-from groklab.train.cells import grok_epochs, member_weights, metric_curves, train_cells
+from groklab.train.cells import first_layer_over_training, grok_epochs, member_weights, metric_curves, train_cells
 from groklab.li2.features import classify_nodes
 from groklab.report.plots import ACCURACY_LABEL, EPOCH_LABEL, colours, new_figure
 from groklab.reproduce import Verdict
@@ -46,15 +48,14 @@ def run(ctx) -> list[Verdict]:
 
     grok = {c.label: grok_epochs(c) for c in trained}
     median = {k: float(np.median(v)) for k, v in grok.items()}
-    purity, purity0, nodes = {}, {}, {}
-    for cell in trained:
-        final = [node_summary(member_weights(store, r["run_id"])["W"], group) for r in cell.results]
-        start = [node_summary(member_weights(store, r["run_id"], epoch=0)["W"], group) for r in cell.results]
-        purity[cell.label] = float(np.median([s["purity_median"] for s in final]))
-        purity0[cell.label] = float(np.median([s["purity_median"] for s in start]))
-        W = member_weights(store, cell.results[0]["run_id"])["W"]
-        nodes[cell.label] = classify_nodes(W, group)
-    _figure(ctx, store, trained, median, nodes, group)
+    over_training = {c.label: purity_over_training(store, c, group) for c in trained}
+    purity = {k: float(np.median(p[:, -1])) for k, (_, p) in over_training.items()}
+    purity0 = {k: float(np.median(p[:, 0])) for k, (_, p) in over_training.items()}
+    nodes = {c.label: classify_nodes(member_weights(store, c.results[0]["run_id"])["W"], group) for c in trained}
+    _figure(ctx, store, trained, median, over_training, nodes, group)
+    ctx.extra["purity_over_training"] = {
+        k: {"epochs": [int(e) for e in epochs], "median over seeds": [round(float(v), 3) for v in np.median(p, axis=0)]}
+        for k, (epochs, p) in over_training.items()}
 
     labels = [c.label for c in trained]
     all_grok = all(np.isfinite(grok[k]).all() for k in labels)
@@ -74,9 +75,17 @@ def run(ctx) -> list[Verdict]:
     ]
 
 
-def _figure(ctx, store, trained, median, nodes, group) -> None:
-    fig = new_figure(14, 4.6)
-    ax, bx = fig.subplots(1, 2, width_ratios=[1.2, 1])
+def purity_over_training(store, cell, group) -> tuple[np.ndarray, np.ndarray]:
+    """(epochs [E], purity [seeds, E]): each seed's median active-node purity of W at every stored snapshot
+    (snapshots are taken at the same epochs for every member of an ensemble)."""
+    trajectories = [first_layer_over_training(store, r["run_id"]) for r in cell.results]
+    epochs = np.array([e for e, _ in trajectories[0]])
+    return epochs, np.array([[node_summary(W, group)["purity_median"] for _, W in t] for t in trajectories])
+
+
+def _figure(ctx, store, trained, median, over_training, nodes, group) -> None:
+    fig = new_figure(19, 4.8)
+    ax, px, bx = fig.subplots(1, 3, width_ratios=[1.2, 1, 1])
     cols = colours(len(trained))
     for colour, cell in zip(cols, trained):
         epochs, acc = metric_curves(store, cell)
@@ -90,13 +99,23 @@ def _figure(ctx, store, trained, median, nodes, group) -> None:
            title="Accuracy by depth (band: seed range; dotted: median grok epoch)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
+    for colour, cell in zip(cols, trained):
+        epochs, p = over_training[cell.label]
+        px.plot(epochs, np.median(p, axis=0), "o-", color=colour, lw=1.8, ms=4, label=f"{cell.label}: median over seeds")
+        px.fill_between(epochs, p.min(axis=0), p.max(axis=0), color=colour, alpha=0.2)
+        if np.isfinite(median[cell.label]):
+            px.axvline(median[cell.label], color=colour, ls=":", lw=1)
+    px.set(xlabel=EPOCH_LABEL, ylabel="bottom-layer purity (median over active nodes)", ylim=(0, 1.02),
+           title="Bottom-layer purity at each snapshot (dotted: median grok)")
+    px.grid(alpha=0.3)
+    px.legend(fontsize=8, loc="lower right")
     bins = np.linspace(0, 1, 21)
     for colour, cell in zip(cols, trained):
         n = nodes[cell.label]
         active = n["norm"] >= 0.25 * n["norm"].max()
         bx.hist(n["purity"][active].numpy(), bins=bins, histtype="step", lw=2, color=colour,
                 label=f"{cell.label} ({int(active.sum())} active nodes, seed 0)")
-    bx.set(xlabel=f"bottom-layer node purity (share of non-trivial {group.name} irrep power in the dominant irrep)",
+    bx.set(xlabel=f"node purity (the dominant {group.name} irrep's share of non-trivial power)",
            ylabel="active nodes (count)", title="Bottom layer after training: mostly one frequency per node")
     bx.xaxis.label.set_fontsize(9)
     bx.grid(alpha=0.3)
