@@ -97,8 +97,11 @@ def _figure(ctx, store, trained, median, over_training, nodes, group) -> None:
             ax.axvline(median[cell.label], color=colour, ls=":", lw=1)
     ax.set(xlabel=EPOCH_LABEL, ylabel=ACCURACY_LABEL, ylim=(-0.02, 1.02),
            title="Accuracy by depth (band: seed range; dotted: median grok epoch)")
+    # linear up to epoch 100, logarithmic beyond: the groks sit in the first tenth of a full-mode budget
+    ax.set_xscale("symlog", linthresh=100, linscale=1.5)
+    ax.set_xlim(left=0)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="center right")
     for colour, cell in zip(cols, trained):
         epochs, p = over_training[cell.label]
         px.plot(epochs, np.median(p, axis=0), "o-", color=colour, lw=1.8, ms=4, label=f"{cell.label}: median over seeds")
