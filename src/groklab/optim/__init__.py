@@ -12,7 +12,7 @@ import importlib
 
 # Loaded on first use: the config reads the kinds (groklab.optim.kinds) without importing torch.
 _EXPORTS = {
-    "Adam": "adam", "AdamW": "adam", "BatchedOptimizer": "base", "CombinedOptimizer": "base",
+    "Adam": "adam", "AdamW": "adam", "BatchedOptimizer": "base", "CombinedOptimizer": "combined",
     "GradientTransform": "transforms", "GrokfastEMA": "transforms", "OrthoGrad": "transforms",
     "KINDS": "kinds", "ROUTINGS": "kinds", "build_optimizer": "build", "route": "build",
     "LI2_NS_COEFFICIENTS": "muon", "TORCH_NS_COEFFICIENTS": "muon", "Muon": "muon", "newton_schulz": "muon",

@@ -40,7 +40,8 @@ from torch import Tensor
 
 from groklab.errors import GroklabError, closest
 from groklab.optim.adam import Adam, AdamW
-from groklab.optim.base import BatchedOptimizer, CombinedOptimizer, HyperValue, member_count, member_hyper
+from groklab.optim.base import BatchedOptimizer, HyperValue, member_count, member_hyper
+from groklab.optim.combined import CombinedOptimizer
 from groklab.optim.muon import Muon
 from groklab.optim.sgd import SGD
 from groklab.optim.kinds import KINDS, ROUTINGS
