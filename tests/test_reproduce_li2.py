@@ -59,6 +59,21 @@ def test_quick_training_reproductions_pass(name, tmp_path):
     assert not Store(store_path).runs().empty  # the runs went through the store
     if name == "li2-depth":
         _check_depth_purity_over_training(report)
+    if name == "li2-lr":
+        _check_lr_by_seed(report)
+
+
+def _check_lr_by_seed(report):
+    """The per-seed table matches the verdict's means, and the claim holds seed for seed at Z23: every seed's
+    largest-lr member ends below its smallest-lr member (same split, same W(0))."""
+    table = report["by_seed"]
+    means = report["verdicts"][0]["measured"]
+    for lr, mean in means.items():
+        assert round(float(np.mean(table[lr]["final test accuracy"])), 3) == pytest.approx(mean, abs=1e-3)
+        assert table[lr]["seeds"] == [0, 1, 2]
+    paired = table["seeds where lr 0.005 ends below lr 0.001"]
+    smallest, largest = table["lr 0.001"]["final test accuracy"], table["lr 0.005"]["final test accuracy"]
+    assert paired["count"] == sum(b < a for a, b in zip(smallest, largest)) == paired["of"] == 3
 
 
 def _check_depth_purity_over_training(report):

@@ -77,6 +77,7 @@ def run(ctx) -> list[Verdict]:
     energy = {lr: float(np.mean([x["energy"] for x in v])) for lr, v in by_lr.items()}
     energy_active = {lr: float(np.mean([x["energy_active"] for x in v])) for lr, v in by_lr.items()}
     n = len(training_rows(cell.cfg, 0)[1])
+    ctx.extra["by_seed"] = _by_seed(by_lr)
     _figure(ctx, store, cell, by_lr, mode)
 
     setting = (f"{mode['group']}, n = {n} of {group.order ** 2} pairs (p = {mode['fraction']}, p* = "
@@ -99,6 +100,20 @@ def run(ctx) -> list[Verdict]:
                  for lr in LRS},
                 f"mean node energy at lr {hi:g} > at lr {lo:g}", energy[hi] > energy[lo]),
     ]
+
+
+def _by_seed(by_lr) -> dict:
+    """Each lr's members seed by seed, and the paired comparison the means hide: seeds share their split and
+    W(0) across lrs, and the seed moves the final accuracy more than the lr does."""
+    lo, hi = LRS[0], LRS[-1]
+    table = {f"lr {lr:g}": {"seeds": [x["seed"] for x in v], "final test accuracy": [round(x["test"], 4) for x in v],
+                            "stop epoch": [x["stop"] for x in v], "mean node energy": [round(x["energy"], 4) for x in v]}
+             for lr, v in by_lr.items()}
+    pairs = list(zip(by_lr[lo], by_lr[hi]))
+    assert all(a["seed"] == b["seed"] for a, b in pairs)
+    table[f"seeds where lr {hi:g} ends below lr {lo:g}"] = {"count": sum(b["test"] < a["test"] for a, b in pairs),
+                                                           "of": len(pairs)}
+    return table
 
 
 def _settled_verdict(setting, by_lr, train) -> Verdict:
