@@ -86,7 +86,7 @@ class ModelConfig(_Section):
     # real subspace; False keeps the reference's real start (which then stays real).
     complex_init: bool = False
     ridge_lambda: float | None = Field(None, gt=0)
-    # transformer (issue: transformers and the Muon study)
+    # transformer only
     depth: int = Field(2, ge=1)
     heads: int = Field(1, ge=1)
     dropout: float = Field(0.2, ge=0, lt=1)

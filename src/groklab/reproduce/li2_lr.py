@@ -36,6 +36,7 @@ from groklab.li2.experiments import node_energies, training_rows
 from groklab.train.cells import member_weights, metric_curves, train_cells
 from groklab.li2.features import active_nodes
 from groklab.report.plots import ACCURACY_LABEL, EPOCH_LABEL, colours, new_figure
+from groklab.report.stats import sign_test
 from groklab.reproduce import Verdict
 from groklab.store import Store
 
@@ -109,10 +110,14 @@ def _by_seed(by_lr) -> dict:
     table = {f"lr {lr:g}": {"seeds": [x["seed"] for x in v], "final test accuracy": [round(x["test"], 4) for x in v],
                             "stop epoch": [x["stop"] for x in v], "mean node energy": [round(x["energy"], 4) for x in v]}
              for lr, v in by_lr.items()}
-    pairs = list(zip(by_lr[lo], by_lr[hi]))
-    assert all(a["seed"] == b["seed"] for a, b in pairs)
-    table[f"seeds where lr {hi:g} ends below lr {lo:g}"] = {"count": sum(b["test"] < a["test"] for a, b in pairs),
-                                                           "of": len(pairs)}
+    smallest = {x["seed"]: x["test"] for x in by_lr[lo]}
+    largest = {x["seed"]: x["test"] for x in by_lr[hi]}
+    below = sum(largest[s] < smallest[s] for s in smallest)
+    above = sum(largest[s] > smallest[s] for s in smallest)
+    test = sign_test(below, above)
+    table[f"lr {hi:g} against lr {lo:g}, seed for seed"] = {
+        "ends below": below, "ends above": above, "tied": len(smallest) - below - above,
+        "sign test p (two-sided, ties dropped)": float(f"{test['p']:.3g}")}
     return table
 
 
