@@ -21,6 +21,7 @@ from groklab.errors import GroklabError, closest
 MODULES = {
     # name -> module under groklab.reproduce (added as reproductions land)
     "muon-grokking": "muon_grokking",
+    "muon-width-batch": "muon_width_batch",
     "li2-reconstruction": "li2_reconstruction",
     "li2-energy": "li2_energy",
     "li2-scaling": "li2_scaling",
