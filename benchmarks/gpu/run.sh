@@ -17,6 +17,8 @@
 #   --work DIR    where the stores, checkpoints and per-stage outputs go (default: a new folder under /tmp);
 #                 OUT receives only run.log, summary.json, both verdicts, both stores (gzipped), two figures
 #   --full-bench  the benchmarks' full modes (default on CUDA: their --quick modes, to leave the grid time)
+#   --stores DIR  resume: start the grids from the stores an earlier call brought back (DIR/store.sqlite.gz and
+#                 DIR/store_wb.sqlite.gz); their complete runs are kept, the rest are trained
 #
 # PYTHON (default python3) is the interpreter that holds torch. Exit status 0 when every stage passed.
 set -uo pipefail
@@ -25,7 +27,7 @@ usage() { awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"
 [ $# -ge 1 ] || usage
 OUT=$1; shift
 case "$OUT" in -*) usage ;; esac
-TINY=0; WORKERS=""; BUDGET=570; STAGES="install,tests,bench,grid"; WORK=""; FULL_BENCH=0
+TINY=0; WORKERS=""; BUDGET=570; STAGES="install,tests,bench,grid"; WORK=""; FULL_BENCH=0; STORES=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --tiny) TINY=1 ;;
@@ -34,6 +36,7 @@ while [ $# -gt 0 ]; do
         --stages) STAGES=$2; shift ;;
         --work) WORK=$2; shift ;;
         --full-bench) FULL_BENCH=1 ;;
+        --stores) STORES=$(cd "$2" && pwd) || exit 2; shift ;;
         *) echo "run.sh: unknown option $1" >&2; usage ;;
     esac
     shift
@@ -169,6 +172,12 @@ if [ "$TINY" = 1 ]; then
 else
     SIX_ARGS="--seeds 10 --workers $WORKERS"; SIX_EXPECTED=360
     WB_ARGS="--workers $WORKERS"; WB_EXPECTED=180
+fi
+if [ -n "$STORES" ]; then
+    for pair in "store.sqlite.gz:muon-grokking" "store_wb.sqlite.gz:muon-width-batch"; do
+        [ -f "$STORES/${pair%%:*}" ] && gunzip -c "$STORES/${pair%%:*}" > "$WORK/${pair##*:}.sqlite" \
+            && log "resuming ${pair##*:} from $STORES/${pair%%:*}"
+    done
 fi
 if wants grid; then
     left=$(( BUDGET - $(elapsed) - 30 ))

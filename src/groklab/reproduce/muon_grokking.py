@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import pandas as pd
 
@@ -225,6 +225,30 @@ def run_grid(ctx: Context, grid: Grid, store: Store, workers: int | None = None,
     return pd.DataFrame(rows)
 
 
+def check_store_design(store: Store, prefix: str, run_id_of: Callable[[dict, int], str | None], design: str) -> None:
+    """Refuse a store that holds this reproduction's runs of another design (another mode, budget or modulus):
+    pooling them would mix designs, and training beside them would leave the store's meaning unclear."""
+    stored = store.runs("substr(name, 1, ?) = ?", (len(prefix), prefix))
+    for row in stored.itertuples():
+        if run_id_of(row.config, int(row.seed)) != row.run_id:
+            cfg = row.config
+            raise GroklabError(
+                f"store {store.path} holds {prefix.rstrip('-')} runs of another design (run {row.run_id[:12]}: "
+                f"p = {cfg.get('task', {}).get('modulus')}, {cfg.get('train', {}).get('epochs')} epochs, "
+                f"width {cfg.get('model', {}).get('width')}) than this one ({design}); analyse them with the mode "
+                "that made them, or give another --store")
+
+
+def _grid_run_id(grid: Grid, store_path: str | None) -> Callable[[dict, int], str | None]:
+    def run_id_of(config: dict, seed: int) -> str | None:
+        task, output = config.get("task", {}).get("op"), config.get("loss", {}).get("kind")
+        optimizer = config.get("optim", {}).get("kind")
+        if task not in TASKS or output not in OUTPUTS or optimizer not in OPTIMIZERS:
+            return None
+        return plan_members(cell_config(grid, task, output, optimizer, seeds=[seed], store_path=store_path))[1][0]
+    return run_id_of
+
+
 def default_workers(device: str | None = None, cores: int | None = None) -> int | None:
     """Grid workers when --workers is not given: on CUDA `GPU_WORKERS` processes on the one device (the local
     executor puts every worker on cuda:0), at most the cores less two (the driver and the launch threads need
@@ -260,19 +284,30 @@ def figures(ctx: Context, runs: pd.DataFrame, grid: Grid) -> None:
         cens = {k: int(g[metric].isna().sum()) for k, g in df.groupby(by, sort=False)}
         return vals, cens
 
-    pooled = runs.assign(label=runs.optimizer.map(LABELS))
-    per_task = runs.assign(label=runs.task + "/" + runs.optimizer.map(LABELS))
-    box_panels_figure([("pooled, first crossing", *groups(pooled, "grok_epoch", "label")),
-                       ("per task", *groups(per_task, "grok_epoch", "label")),
-                       ("pooled, sustained", *groups(pooled, "sustained_grok_epoch", "label"))],
-                      title=f"Grok epochs, AdamW vs Muon ({grid.describe()})",
-                      width_ratios=[1, max(2, len(grid.tasks)), 1]).savefig(ctx.figure_path("fig4_boxplot"))
+    labelled = runs.assign(opt=runs.optimizer.map(LABELS))
+    # pooled boxes mix outputs whose grok epochs differ several-fold (bimodal), so every panel splits by output
+    panels = [("pooled, by output", *groups(labelled.assign(label=labelled.output + "/" + labelled.opt),
+                                            "grok_epoch", "label"))]
+    for output in OUTPUTS:
+        part = labelled[labelled.output == output]
+        panels.append((f"{output}, per task", *groups(part.assign(label=part.task + "/" + part.opt), "grok_epoch",
+                                                      "label")))
+    box_panels_figure(panels, title=f"Grok epochs, AdamW vs Muon, first crossing ({grid.describe()}); "
+                                    "numbers under the boxes: censored runs",
+                      width_ratios=[2] + [max(2, len(grid.tasks))] * len(OUTPUTS)).savefig(
+        ctx.figure_path("fig4_boxplot"))
     km_panels = []
-    for metric, title in (("grok_epoch", "first crossing"), ("sustained_grok_epoch", "sustained")):
+    for metric, title in (("grok_epoch", "pooled, first crossing"), ("sustained_grok_epoch", "pooled, sustained")):
         km_panels.append((title, {LABELS[o]: stats.kaplan_meier(*group_times(runs[runs.optimizer == o], metric))
                                   for o in OPTIMIZERS}))
     survival_panels_figure(km_panels, title="Kaplan–Meier: fraction of runs not yet grokked",
                            budget=grid.epochs).savefig(ctx.figure_path("kaplan_meier"))
+    task_panels = [(task, {LABELS[o]: stats.kaplan_meier(*group_times(runs[(runs.task == task) & (runs.optimizer == o)],
+                                                                        "grok_epoch")) for o in OPTIMIZERS})
+                   for task in grid.tasks if (runs.task == task).any()]
+    survival_panels_figure(task_panels, title="Kaplan–Meier per task (first crossing; all outputs and seeds)",
+                           budget=grid.epochs, ncols=min(3, len(task_panels))).savefig(
+        ctx.figure_path("kaplan_meier_tasks"))
 
 
 def echo_report(ctx: Context, result: dict) -> None:
@@ -281,6 +316,12 @@ def echo_report(ctx: Context, result: dict) -> None:
         g = c["grok"]
         ctx.echo(f"  {c['task']:<6} {c['output']:<9} {LABELS[c['optimizer']]:<5} {g['grokked']}/{g['n']} cens {g['censored']}  "
                  f"mean {fmt(g['mean'])}  median {fmt(g['median'])}  IQR {fmt(g['iqr'])}  collapsed {c['collapsed']}")
+    ctx.echo("per task (log-rank, Holm over tasks; KM median AdamW / Muon):")
+    for r in result["per_task"]:
+        ctx.echo(f"  {r['task']:<6} p {r['logrank_p']:.3g} (Holm {r['holm_p']:.3g}), "
+                 f"{'Muon' if r['muon_ahead'] else 'AdamW'} ahead; KM median {fmt(r['km_median']['adamw'])} / "
+                 f"{fmt(r['km_median']['muon'])}; grokked {r['grokked']['adamw']}/{r['n']['adamw']} / "
+                 f"{r['grokked']['muon']}/{r['n']['muon']}")
     ctx.echo("pooled:                 ours (first crossing / sustained)            paper")
     for opt, paper_mean in (("adamw", stats.PAPER["adamw_mean"]), ("muon", stats.PAPER["muon_mean"])):
         p = result["pooled"][opt]
@@ -294,6 +335,11 @@ def echo_report(ctx: Context, result: dict) -> None:
              f"(p {fmt(t['logrank']['p'], '.3g')}); paper t = 5.0175, p = 6.33e-8")
     b = t["bootstrap_mean_diff"]
     ctx.echo(f"  AdamW − Muon mean: {fmt(b['diff'])} epochs, 95% bootstrap CI [{fmt(b['low'])}, {fmt(b['high'])}]")
+    if result.get("control"):
+        c = result["control"]
+        ctx.echo(f"negative control: optimizer labels permuted within (task, output, seed) pairs, "
+                 f"{c['permutations']} times: log-rank verdict passes in {c['logrank_pass_rate']:.1%}, sign test in "
+                 f"{c['sign_pass_rate']:.1%} (each must be about 5 % or less)")
     ctx.echo(f"note: {PAPER_NOTE}\nnote: {SEVEN_TASKS_NOTE}")
 
 
@@ -308,6 +354,7 @@ def run(ctx: Context) -> list[Verdict]:
     grid = make_grid(ctx.quick, ctx.seeds, medium=ctx.medium, tasks=ctx.tasks)
     ctx.echo(f"Muon vs AdamW grokking ({grid.describe()})")
     store = Store(ctx.store_path)
+    check_store_design(store, "muon-grokking-", _grid_run_id(grid, ctx.store_path), grid.describe())
     runs = run_grid(ctx, grid, store, ctx.workers, stored_only=ctx.stored_only)
     if ctx.stored_only:  # figures and verdicts describe the tasks analysed, not the whole grid
         grid = dataclasses.replace(grid, tasks=tuple(t for t in grid.tasks if t in set(runs.task)))

@@ -32,7 +32,7 @@ import pandas as pd
 from groklab.config import RunConfig, load_config
 from groklab.errors import GroklabError
 from groklab.reproduce import Context, Verdict
-from groklab.reproduce.muon_grokking import _ADAMW, _COMMON, _MUON, default_workers
+from groklab.reproduce.muon_grokking import _ADAMW, _COMMON, _MUON, check_store_design, default_workers
 from groklab.reproduce.muon_width_batch_stats import analyse, heatmap_figure, survival_figure, verdicts
 from groklab.runtime import torch_threads
 from groklab.store import Store
@@ -181,7 +181,18 @@ def run_grid(ctx: Context, design: Design, store: Store, workers: int | None, st
 def run(ctx: Context) -> list[Verdict]:
     design = make_design(ctx.quick, ctx.seeds)
     ctx.echo(f"Muon vs AdamW across width × batch ({design.describe()})")
-    runs = run_grid(ctx, design, Store(ctx.store_path), ctx.workers, ctx.stored_only)
+    store = Store(ctx.store_path)
+
+    def run_id_of(config: dict, seed: int) -> str | None:
+        optim, width = config.get("optim", {}), config.get("model", {}).get("width")
+        optimizer, batch = optim.get("kind"), config.get("train", {}).get("batch_size")
+        if optimizer not in OPTIMIZERS or width is None:
+            return None
+        lr = optim.get("lr") if optimizer == "adamw" else optim.get("muon_lr")
+        return plan_members(run_config(design, width, batch, optimizer, lr, seed, ctx.store_path))[1][0]
+
+    check_store_design(store, "muon-width-batch-", run_id_of, design.describe())
+    runs = run_grid(ctx, design, store, ctx.workers, ctx.stored_only)
     result = analyse(runs, select_seed=SELECT_SEED, budget=design.epochs)
     for c in result["cells"]:
         ctx.echo(f"  d={c['width']:<4} B={c['batch']:<5} lr AdamW {c['lr']['adamw']:g}, Muon {c['lr']['muon']:g}: "
