@@ -40,7 +40,7 @@ def reproduce_command(
     mode = "-quick" if quick else "-medium" if medium else ""
     folder = Path(out) if out else Path(store_path).parent / "reproduce" / (name + mode)
     report = registry.reproduce(name, quick=quick, out=folder, store_path=store_path, seeds=seeds,
-                                progress=not as_json, echo=(lambda s: None) if as_json else typer.echo,
+                                progress=None, echo=(lambda s: None) if as_json else typer.echo,
                                 groups=[g.strip() for g in groups.split(",") if g.strip()] if groups else None,
                                 medium=medium, workers=workers, stored_only=stored_only,
                                 tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks is not None else None)

@@ -61,7 +61,7 @@ class Context:
     out: Path
     store_path: str
     seeds: int | None = None
-    progress: bool = True
+    progress: bool | None = True  # None: a bar on a terminal, periodic lines on stderr elsewhere
     echo: Callable[[str], None] = print
     figures: list[Path] = field(default_factory=list)
     extra: dict = field(default_factory=dict)  # extra report fields a reproduction attaches (runs, tests, ...)
