@@ -98,6 +98,8 @@ def reproduce(name: str, *, quick: bool, out: Path, store_path: str, seeds: int 
     _check_options(name, module, quick=quick, medium=medium, tasks=tasks, workers=workers, stored_only=stored_only)
     if hasattr(module, "check_options"):  # the reproduction's own checks (e.g. task names), before any work
         module.check_options(quick=quick, medium=medium, seeds=seeds, tasks=tasks)
+    if hasattr(module, "check_store") and Path(store_path).exists():  # e.g. runs of another design: refused unwritten
+        module.check_store(store_path, quick=quick, medium=medium, seeds=seeds, tasks=tasks)
     if groups is not None:
         takes = [n for n in names() if getattr(load(n), "TAKES_GROUPS", False)]
         if not getattr(module, "TAKES_GROUPS", False):

@@ -54,8 +54,8 @@ from groklab.errors import GroklabError, closest
 from groklab.report import stats
 from groklab.report.plots_sweep import box_panels_figure, survival_panels_figure
 from groklab.reproduce import Context, Verdict
-from groklab.reproduce.muon_grokking_stats import (LABELS, OPTIMIZERS, PAPER_NOTE, analyse, fmt, group_times, jsonable,
-                                                   verdicts)
+from groklab.reproduce.muon_grokking_stats import (LABELS, OPTIMIZERS, PAPER_NOTE, PERMUTATIONS, analyse, fmt,
+                                                   group_times, jsonable, verdicts)
 from groklab.runtime import torch_threads
 from groklab.store import Store
 from groklab.sweep.spec import SweepSpec, spec_from_dict
@@ -142,6 +142,11 @@ def make_grid(quick: bool = False, seeds: int | None = None, *, medium: bool = F
 
 def check_options(*, quick: bool, medium: bool, seeds: int | None, tasks: Sequence[str] | None) -> None:
     make_grid(quick, seeds, medium=medium, tasks=tasks)
+
+
+def check_store(store_path: str, *, quick: bool, medium: bool, seeds: int | None, tasks) -> None:
+    grid = make_grid(quick, seeds, medium=medium, tasks=tasks)
+    check_store_design(Store(store_path), "muon-grokking-", _grid_run_id(grid, store_path), grid.describe())
 
 
 def _arm(optimizer: str) -> list[str]:
@@ -354,11 +359,10 @@ def run(ctx: Context) -> list[Verdict]:
     grid = make_grid(ctx.quick, ctx.seeds, medium=ctx.medium, tasks=ctx.tasks)
     ctx.echo(f"Muon vs AdamW grokking ({grid.describe()})")
     store = Store(ctx.store_path)
-    check_store_design(store, "muon-grokking-", _grid_run_id(grid, ctx.store_path), grid.describe())
     runs = run_grid(ctx, grid, store, ctx.workers, stored_only=ctx.stored_only)
     if ctx.stored_only:  # figures and verdicts describe the tasks analysed, not the whole grid
         grid = dataclasses.replace(grid, tasks=tuple(t for t in grid.tasks if t in set(runs.task)))
-    result = analyse(runs)
+    result = analyse(runs, permutations=200 if grid.quick else PERMUTATIONS)
     figures(ctx, runs, grid)
     echo_report(ctx, result)
     public = ["task", "output", "optimizer", "seed", "grok_epoch", "sustained_grok_epoch", "censored", "collapsed",
