@@ -94,9 +94,7 @@ def member_weights(store, run_id: str, epoch: int | None = None) -> dict[str, to
     else:
         found = [p for e, p in snaps if e == int(epoch)]
         if not found:
-            from groklab.li2.snapshot_features import epoch_ranges
-
-            raise GroklabError(f"run {run_id} has no snapshot at epoch {epoch}; saved epochs: {epoch_ranges([e for e, _ in snaps])}")
+            raise GroklabError(f"run {run_id} has no snapshot at epoch {epoch}; saved epochs: {ckpt.epoch_ranges([e for e, _ in snaps])}")
         path = found[0]
     return ckpt.load_snapshot(path, member=int(row["member"]))
 
