@@ -368,15 +368,13 @@ def _collapse_fn(cfg: RunConfig):
 
 
 def _progress_bar(cfg: RunConfig, start: int, progress: bool | None):
-    import sys
-
+    """A bar on a terminal or in Jupyter, a log line about every 30 s elsewhere (`groklab.train.progress`)."""
     show = cfg.train.progress if progress is None else progress
     if not show:
         return None
-    from tqdm import tqdm
+    from groklab.train.progress import progress_bar
 
-    return tqdm(total=cfg.train.epochs + 1, initial=start, desc=cfg.name, unit="ep", file=sys.stderr,
-                dynamic_ncols=True, leave=False, disable=None)  # None: off when stderr is not a terminal
+    return progress_bar(cfg.name, cfg.train.epochs + 1, start)
 
 
 def _log_all_diverged(bar, epoch: int) -> None:
