@@ -78,7 +78,7 @@ def progress_bar(desc: str, total: int, initial: int = 0, unit: str = "ep"):
 
             return notebook_tqdm(total=total, initial=initial, desc=desc, unit=unit, leave=True)
         # tqdm's widget needs ipywidgets: a text bar in the cell's stderr (tqdm.auto would add a warning)
-        return tqdm(total=total, initial=initial, desc=desc, unit=unit, file=sys.stderr, leave=True)
+        return tqdm(total=total, initial=initial, desc=desc, unit=unit, file=sys.stderr, leave=True, mininterval=1.0)
     if sys.stderr.isatty():
         return tqdm(total=total, initial=initial, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True,
                     leave=False)
