@@ -162,7 +162,7 @@ def export_command(
         try:
             import pyarrow  # noqa: F401
         except ImportError:
-            raise GroklabError("--format parquet needs pyarrow: pip install pyarrow") from None
+            raise GroklabError("--format parquet needs pyarrow: pip install 'groklab[export]'") from None
     if out is not None:
         _check_writable(Path(out))
     db = existing_store(store)
