@@ -83,7 +83,8 @@ def grok_epochs(cell: Cell, censored_as: float = np.inf) -> np.ndarray:
 def member_weights(store, run_id: str, epoch: int | None = None) -> dict[str, torch.Tensor]:
     """Parameters of one trained member (W, V, U.*) from its ensemble's snapshots: the last snapshot,
     or the one at `epoch`. `store` is a `groklab.store.Store` (or anything whose `.run(id)` gives
-    the row with `folder` and `member`)."""
+    the row with `folder` and `member`). For the member as an nn.Module with its config and metrics, see
+    `groklab.load_run`."""
     row = store.run(run_id)
     folder = ckpt.ensemble_folder(row, store.folder) if hasattr(store, "folder") else Path(row["folder"])
     snaps = ckpt.list_snapshots(folder, (row.get("summary") or {}).get("stopped_epoch"))
