@@ -64,6 +64,7 @@ def test_loaded_member_computes_what_the_training_ensemble_computed(tmp_path, ov
 
     whole = groklab.load_run(results[0]["run_id"], member=None, store=store)
     assert isinstance(whole.model, ensemble) and whole.members == list(range(len(results)))
+    assert repr(whole).startswith(f"<LoadedRun ensemble of {len(results)} runs") and "\n" not in repr(whole)
     assert whole.config.member_seeds() == cfg.member_seeds() and len(whole.summaries) == len(results)
     torch.testing.assert_close(whole.logits(), logits, rtol=1e-5, atol=1e-5)
     other = groklab.load_run(results[0]["run_id"], member=1, store=store, epoch=10)

@@ -48,6 +48,14 @@ class LoadedRun:
     task: object = field(repr=False)  # groklab.tasks.datasets.TaskData
     split: object = field(repr=False)  # the member's train/test row indices (member=None: the first member's)
 
+    def __repr__(self) -> str:  # the dataclass's would print the model, the frame and every input
+        who = (f"run {self.run_ids[0][:8]} (member {self.members[0]})" if len(self.run_ids) == 1
+               else f"ensemble of {len(self.run_ids)} runs (members {self.members})")
+        task = self.config.task
+        on = task.group if task.op == "compose" else f"{task.op} mod {task.modulus}"
+        return (f"<LoadedRun {who}: {self.config.model.kind} on {on}, epoch {self.epoch} (snapshots "
+                f"{ckpt.epoch_ranges(self.epochs)}), model {type(self.model).__name__}, {len(self.metrics)} metric rows>")
+
     @property
     def run_id(self) -> str:
         return self.run_ids[0] if len(self.run_ids) == 1 else ",".join(self.run_ids)
