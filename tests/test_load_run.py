@@ -91,3 +91,22 @@ def test_load_run_refuses_bad_requests_in_one_line(tmp_path):
         twins.start_run(run_id, config={}, seed=0, config_hash=run_id)
     with pytest.raises(GroklabError, match="prefix 'ab' is ambiguous"):
         groklab.load_run("ab", store=twins)
+
+
+def test_a_member_that_stopped_early_leaves_the_later_ensemble_snapshots(tmp_path):
+    """train.stop=grok: the grokking member's last snapshot is its stop; the ensemble at a later epoch holds the
+    others only, and asking for the stopped member there names the epochs it has."""
+    store = tmp_path / "runs.sqlite"
+    cfg = load_config(None, ["task.group=Z23", "task.train_fraction=0.5", "model.width=512", "optim.lr=5e-3",
+                             "optim.weight_decay=[1e-3,0]", "train.epochs=150", "train.eval_every=5", "train.stop=grok",
+                             "train.progress=false", "train.checkpoint_dense_until=0", "train.checkpoint_every=50",
+                             f"store.path={store}"])
+    grokker, other = train(cfg)
+    assert grokker["stopped_epoch"] < 150 and other["stopped_epoch"] == 150
+    stopped = groklab.load_run(grokker["run_id"], store=store)
+    assert stopped.epoch == grokker["stopped_epoch"] and stopped.epochs[-1] == stopped.epoch
+    late = groklab.load_run(grokker["run_id"], member=None, store=store)
+    assert late.epoch == 150 and late.members == [1] and late.run_ids == [other["run_id"]]
+    assert late.model.num_members == 1
+    with pytest.raises(GroklabError, match=f"no snapshot at epoch 150; saved epochs: .*{grokker['stopped_epoch']}$"):
+        groklab.load_run(grokker["run_id"], epoch=150, store=store)
