@@ -77,6 +77,30 @@ def load_snapshot(path: str | Path, member: int | None = None) -> dict[str, torc
     return {k: v[member] for k, v in params.items()}
 
 
+def epoch_ranges(epochs: list[int]) -> str:
+    """Saved epochs compactly: "0-99, 100-1000 every 100" style runs of equal steps (dense early snapshots
+    would otherwise make a message hundreds of numbers long)."""
+    parts, i = [], 0
+    while i < len(epochs):
+        j = i
+        step = epochs[i + 1] - epochs[i] if i + 1 < len(epochs) else 0
+        while j + 1 < len(epochs) and epochs[j + 1] - epochs[j] == step:
+            j += 1
+        if j - i >= 2:
+            parts.append(f"{epochs[i]}-{epochs[j]}" + (f" every {step}" if step != 1 else ""))
+            i = j + 1
+        else:
+            parts.append(str(epochs[i]))
+            i += 1
+    return ", ".join(parts)
+
+
+def read_snapshot(path: str | Path) -> tuple[dict[str, torch.Tensor], list[int] | None]:
+    """(stacked parameters, the original member index of each stack position or None for every member)."""
+    record = torch.load(path, map_location="cpu", weights_only=True)
+    return record["params"], record.get("members")
+
+
 def save_resume(folder: Path, state: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     _atomic_save(state, folder / "resume.pt")
