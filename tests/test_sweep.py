@@ -143,6 +143,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, capsys):
     assert code == 0 and not store.parent.exists()
     assert "runs: 8 (0 complete, 8 to run); ensembles: 2 (2 to run)" in out
     assert "ensemble 0: 4 members, est." in out and "per member" in out and "memory budget" in out
+    assert "estimated time: at most" in out
     plan = plan_sweep(load_spec(spec), workers=1, store_path=store)
     assert all(r.run_id[:8] in out for r in plan.runs)
     code, out, _ = cli(capsys, "sweep", spec, "--dry-run", "--json", "--workers", "1", "--max-members", "2",
@@ -150,3 +151,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, capsys):
     data = json.loads(out)
     assert data["runs"] == 8 and data["complete"] == 0 and len(data["ensembles"]) == 4
     assert all(e["estimated_bytes"] == 2 * e["member_bytes"] for e in data["ensembles"])
+    # the estimate times a few ensembles in a throw-away store: an upper bound over the budget's member-epochs
+    assert data["estimate"]["seconds_upper"] > 0 and data["estimate"]["pending"] == 4
+    assert data["estimate"]["member_epochs"] == 8 * load_spec(spec).base_config["train"]["epochs"]
+    assert not store.parent.exists()

@@ -28,6 +28,8 @@ def reproduce_command(
     store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the verdict as JSON."),
     list_only: bool = typer.Option(False, "--list", help="List the reproductions and their claims."),
+    estimate: bool = typer.Option(False, "--estimate", help="muon-grokking, muon-width-batch: time a few ensembles "
+                                  "on this machine and print how long the run would take; train nothing."),
 ):
     """Reproduce a paper claim: writes PNG figures and verdict.json {claim, setting, measured, expected, pass}."""
     from groklab import reproduce as registry
@@ -42,10 +44,13 @@ def reproduce_command(
     report = registry.reproduce(name, quick=quick, out=folder, store_path=store_path, seeds=seeds,
                                 progress=None, echo=(lambda s: None) if as_json else typer.echo,
                                 groups=[g.strip() for g in groups.split(",") if g.strip()] if groups else None,
-                                medium=medium, workers=workers, stored_only=stored_only,
+                                medium=medium, workers=workers, stored_only=stored_only, estimate=estimate,
                                 tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks is not None else None)
     if as_json:
         typer.echo(json.dumps(report, indent=2, default=str))
+        return
+    if estimate:
+        typer.echo(report["estimate"]["text"])
         return
     typer.echo(f"\n{report['claim']}")
     for v in report["verdicts"]:

@@ -30,6 +30,8 @@ def sweep_command(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (runs, ensembles, memory, runs already "
                                  "complete) and write nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print the plan or the sweep report as JSON."),
+    estimate: bool = typer.Option(True, "--estimate/--no-estimate", help="With --dry-run: time a few ensembles "
+                                  "for a few epochs (seconds) and print the sweep's estimated time."),
     retries: Optional[int] = typer.Option(None, "--retries", help="Retries of a failing ensemble (default: the "
                                           "spec's, else 1)."),
     memory_budget: Optional[str] = typer.Option(None, "--memory-budget", help="Bytes per ensemble, e.g. 256MiB "
@@ -62,10 +64,15 @@ def sweep_command(
     budget = parse_bytes(memory_budget) if memory_budget is not None else None
     if dry_run:
         plan = plan_sweep(sweep_spec, workers=workers, memory_budget=budget, max_members=max_members, store_path=store)
+        guess = None
+        if estimate and executor == "local":
+            from groklab.sweep.estimate import estimate_plan
+
+            guess = estimate_plan(plan)
         if as_json:
-            print_json(dict(plan.to_dict(), executor=executor))
+            print_json(dict(plan.to_dict(), executor=executor, estimate=guess.to_dict() if guess else None))
         else:
-            typer.echo(plan.describe())
+            typer.echo(plan.describe() + (f"\n{guess.describe()}" if guess else ""))
         return
     # While it runs, anything printed (Ray prints cluster events such as a lost worker on stdout) goes to
     # stderr: stdout holds the report alone, so that `--json` output can be piped.

@@ -70,6 +70,7 @@ class Context:
     tasks: list[str] | None = None  # --tasks: a subset of a reproduction's tasks (TAKES_TASKS)
     workers: int | None = None  # --workers: processes training at once (reproductions that run sweeps)
     stored_only: bool = False  # --stored-only: analyse what the store holds, train nothing
+    estimate: bool = False  # --estimate: project the run time on this machine, train nothing (TAKES_ESTIMATE)
 
     def figure_path(self, stem: str) -> Path:
         path = self.out / f"{stem}.png"
@@ -92,10 +93,14 @@ def load(name: str):
 def reproduce(name: str, *, quick: bool, out: Path, store_path: str, seeds: int | None = None,
               progress: bool = True, echo: Callable[[str], None] = print, groups: list[str] | None = None,
               medium: bool = False, tasks: list[str] | None = None, workers: int | None = None,
-              stored_only: bool = False) -> dict:
+              stored_only: bool = False, estimate: bool = False) -> dict:
     """Run one reproduction; write its figures and `verdict.json` under `out`; return the verdict."""
     module = load(name)
     _check_options(name, module, quick=quick, medium=medium, tasks=tasks, workers=workers, stored_only=stored_only)
+    if estimate and not hasattr(module, "estimate"):
+        takers = ", ".join(n for n in names() if hasattr(load(n), "estimate"))
+        raise GroklabError(f"--estimate applies to {takers} only, not {name}; benchmarks/reproduce_runtime.py "
+                           "projects the reproductions that train through train_cells")
     if hasattr(module, "check_options"):  # the reproduction's own checks (e.g. task names), before any work
         module.check_options(quick=quick, medium=medium, seeds=seeds, tasks=tasks)
     if hasattr(module, "check_store") and Path(store_path).exists():  # e.g. runs of another design: refused unwritten
@@ -107,9 +112,11 @@ def reproduce(name: str, *, quick: bool, out: Path, store_path: str, seeds: int 
         from groklab.groups import get_group
 
         groups = [get_group(g).name for g in groups]  # unknown names fail here, before any work
-    out.mkdir(parents=True, exist_ok=True)
     ctx = Context(name, quick, out, store_path, seeds, progress, echo, groups=groups, medium=medium, tasks=tasks,
-                  workers=workers, stored_only=stored_only)
+                  workers=workers, stored_only=stored_only, estimate=estimate)
+    if estimate:  # nothing written: a projection only
+        return {"name": name, "mode": "quick" if quick else "medium" if medium else "full", "estimate": module.estimate(ctx)}
+    out.mkdir(parents=True, exist_ok=True)
     verdicts = module.run(ctx)
     report = {
         "name": name,

@@ -254,6 +254,25 @@ def _grid_run_id(grid: Grid, store_path: str | None) -> Callable[[dict, int], st
     return run_id_of
 
 
+def estimate(ctx: Context) -> dict:
+    """The grid's run time on this machine, projected from a few timed ensembles (nothing is written)."""
+    grid = make_grid(ctx.quick, ctx.seeds, medium=ctx.medium, tasks=ctx.tasks)
+    return estimate_sweep(sweep_spec(grid, ctx.store_path), ctx, quick=grid.quick)
+
+
+def estimate_sweep(spec: SweepSpec, ctx: Context, *, quick: bool) -> dict:
+    from groklab.sweep.driver import plan_sweep
+    from groklab.sweep.estimate import estimate_plan
+
+    workers = (0 if quick else default_workers()) if ctx.workers is None else ctx.workers
+    plan = plan_sweep(spec, workers=workers, store_path=ctx.store_path)
+    with torch_threads(1 if quick else None):
+        guess = estimate_plan(plan)
+    done = plan.num_complete
+    return {**guess.to_dict(), "runs": len(plan.runs), "complete": done,
+            "text": f"{spec.name}: {len(plan.runs)} runs, {done} already complete in the store; {guess.describe()}"}
+
+
 def default_workers(device: str | None = None, cores: int | None = None) -> int | None:
     """Grid workers when --workers is not given: on CUDA `GPU_WORKERS` processes on the one device (the local
     executor puts every worker on cuda:0), at most the cores less two (the driver and the launch threads need

@@ -33,7 +33,7 @@ import pandas as pd
 from groklab.config import RunConfig, load_config
 from groklab.errors import GroklabError
 from groklab.reproduce import Context, Verdict
-from groklab.reproduce.muon_grokking import _ADAMW, _COMMON, _MUON, check_store_design, default_workers
+from groklab.reproduce.muon_grokking import _ADAMW, _COMMON, _MUON, check_store_design, default_workers, estimate_sweep
 from groklab.reproduce.muon_width_batch_stats import analyse, heatmap_figure, survival_figure, verdicts
 from groklab.runtime import torch_threads
 from groklab.store import Store
@@ -120,6 +120,12 @@ def check_store(store_path: str, *, quick: bool, medium: bool, seeds: int | None
 
 def _arm(optimizer: str, lr: float) -> list[str]:
     return [*_ADAMW, f"optim.lr={lr}"] if optimizer == "adamw" else [*_MUON, f"optim.muon_lr={lr}"]
+
+
+def estimate(ctx: Context) -> dict:
+    """The grid's run time on this machine, projected from a few timed ensembles (nothing is written)."""
+    design = make_design(ctx.quick, ctx.seeds)
+    return estimate_sweep(sweep_spec(design, ctx.store_path), ctx, quick=design.mode == "quick")
 
 
 def run_config(design: Design, width: int, batch: int | None, optimizer: str, lr: float, seed: int,

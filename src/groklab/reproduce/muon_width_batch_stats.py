@@ -95,7 +95,9 @@ def analyse(runs: pd.DataFrame, *, select_seed: int, budget: int) -> dict:
             "median_label": {o: _label(d[o], budget) for o in OPTIMIZERS},
             "diff": d["diff"], "diff_ci": d["ci"], "diff_bounded": d["bounded"],
             "diff_label": ("n/a (neither arm's median within the budget)" if d["diff"] is None else
-                           f"{'≤' if d['bounded'] and d['muon'] is None else '≥' if d['bounded'] else ''}"
+                           # an unreached median lies beyond the budget: Muon's makes the difference a lower
+                           # bound (≥), AdamW's an upper one (≤)
+                           f"{'≥' if d['muon'] is None else '≤' if d['adamw'] is None else ''}"
                            f"{d['diff']:+.0f} epochs (95% CI {d['ci'][0]:+.0f} to {d['ci'][1]:+.0f})"),
             "logrank_p": 1.0 if math.isnan(lr_test["p"]) else float(lr_test["p"]), "muon_ahead": bool(muon_ahead),
             "km": {o: stats.kaplan_meier(*stats.survival_data(judged[o].grok_epoch, judged[o].observed_until))
