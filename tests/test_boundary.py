@@ -139,6 +139,14 @@ def test_boundary_cli_says_when_nothing_is_bracketed_and_keeps_the_runs(tmp_path
     assert len(Store(store).runs()) > 0
 
 
+def test_boundary_cli_starts_from_the_prediction_only_when_asked(tmp_path, capsys):
+    code, out, err = cli(capsys, "li2", "boundary", "Z23", "model.width=32", "train.epochs=5", "--seeds", "2",
+                         "--start-from-prediction", "--store", tmp_path / "runs.sqlite", "--no-progress", "--json")
+    result = json.loads(out)
+    assert code == 0 and result["started_at"] == "prediction"
+    assert result["probes"][0]["fraction"] == round(result["predicted"], 4)  # 0.3747: p* of Z23
+
+
 @pytest.mark.parametrize("args, message", [
     (["Z23", "--resolution", "0"], "--resolution must be a positive"),
     (["Z23", "--bracket", "0.0,0.5"], "--bracket must be"),
