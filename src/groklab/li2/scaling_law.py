@@ -5,16 +5,22 @@ bootstrap replicates of its estimate, `groklab.li2.boundary.boundary_estimate`):
 
     corrected      y_g = p_g / corr_g, corr_g = d_max/2 for non-abelian groups (1 when d_max ≤ 2, as
                    the reference's `critical_fraction` defines it)
-    fit_laws       both models fitted in log space by weighted least squares (weights 1/var of ln p_g
-                   over its bootstrap replicates): ln y = ln c + ln(ln M/M), and ln y = ln a − α ln M;
-                   95 % CIs of c, a and α from refitting every replicate; residuals; AIC (χ² + 2k); the
-                   leave-one-group-out error (RMS of ln y_g predicted from the other groups); and the
-                   three verdicts, stated before any measurement:
+    fit_laws       both models fitted in log space by least squares, every group weighted alike:
+                   ln y = ln c + ln(ln M/M), and ln y = ln a − α ln M; 95 % CIs of c, a and α from
+                   refitting every bootstrap replicate (replicate b of every group together); residuals;
+                   AIC (G·ln(RSS/G) + 2k, Gaussian residuals of one unknown spread); the leave-one-group-
+                   out error (RMS of ln y_g predicted from the other groups); and the three verdicts,
+                   stated before any measurement:
         (a) c's CI covers the reference's 2.7482;
-        (b) α's CI covers the exponent the law itself has over these groups (the weighted power-law fit
+        (b) α's CI covers the exponent the law itself has over these groups (the power-law fit
             to ln M/M at the same M, between the local slopes 1 − 1/ln M at the two ends of the range);
         (c) non-abelian groups lie on the abelian line after the correction: the CI of
             c(non-abelian)/c(abelian) covers 1.
+
+Why no inverse-variance weights: each group's variance is itself estimated from a few seeds, and the
+groups whose spread came out small would dominate. On the full design's searches of synthetic grok
+curves that follow the law (`tests/test_scaling_law.py`), weighting by 1/var made c's 95 % CI cover
+2.7482 in 80 of 100 designs and α's cover the law's exponent in 89; with equal weights, 95 and 99.
 """
 
 from __future__ import annotations
@@ -23,9 +29,6 @@ import numpy as np
 
 from groklab.errors import GroklabError
 from groklab.tasks.splits import CRITICAL_RATIO_C
-
-SD_FLOOR = 0.01  # smallest standard deviation of ln p_g a weight may assume (a replicate set with no spread)
-
 
 def correction(d_max) -> np.ndarray:
     d = np.asarray(d_max, dtype=float)
@@ -75,13 +78,13 @@ def fit_laws(orders, d_max, boundaries, samples, nonabelian=None, c_ref: float =
     corr = correction(d_max)
     ln_y, ln_yb = np.log(p / corr), np.log(s / corr[:, None])
     ln_m, ln_x = np.log(m), np.log(law_shape(m))
-    w = 1 / np.maximum(np.log(s).std(1), SD_FLOOR) ** 2
+    w = np.ones(m.size)
 
     ln_c, ln_cb = _fit_c(ln_y[:, None], ln_x, w)[0], _fit_c(ln_yb, ln_x, w)
     ln_a, alpha = (v[0] for v in _fit_power(ln_y[:, None], ln_m, w))
     ln_ab, alpha_b = _fit_power(ln_yb, ln_m, w)
     res_law, res_power = ln_y - (ln_c + ln_x), ln_y - (ln_a - alpha * ln_m)
-    chi_law, chi_power = float((w * res_law**2).sum()), float((w * res_power**2).sum())
+    rss_law, rss_power = float((res_law**2).sum()), float((res_power**2).sum())
     logo_law, logo_power = [], []
     for g in range(m.size):
         keep = np.arange(m.size) != g
@@ -89,7 +92,8 @@ def fit_laws(orders, d_max, boundaries, samples, nonabelian=None, c_ref: float =
         a_g, al_g = (v[0] for v in _fit_power(ln_y[keep, None], ln_m[keep], w[keep]))
         logo_law.append(ln_y[g] - (c_g + ln_x[g]))
         logo_power.append(ln_y[g] - (a_g - al_g * ln_m[g]))
-    aic_law, aic_power = chi_law + 2, chi_power + 4
+    aic_law = m.size * np.log(max(rss_law, 1e-300) / m.size) + 2
+    aic_power = m.size * np.log(max(rss_power, 1e-300) / m.size) + 4
     logo = {"ln M/M": float(np.sqrt(np.mean(np.square(logo_law)))),
             "power law": float(np.sqrt(np.mean(np.square(logo_power))))}
     if aic_law < aic_power and logo["ln M/M"] <= logo["power law"]:
@@ -105,9 +109,9 @@ def fit_laws(orders, d_max, boundaries, samples, nonabelian=None, c_ref: float =
     out = {
         "groups": int(m.size),
         "M range": (int(m.min()), int(m.max())),
-        "ln M/M": {"c": float(np.exp(ln_c)), "ci": c_ci, "aic": aic_law, "chi2": chi_law},
+        "ln M/M": {"c": float(np.exp(ln_c)), "ci": c_ci, "aic": float(aic_law), "rss ln": rss_law},
         "power law": {"a": float(np.exp(ln_a)), "alpha": float(alpha), "alpha ci": alpha_ci,
-                      "a ci": _ci(np.exp(ln_ab), level), "aic": aic_power, "chi2": chi_power},
+                      "a ci": _ci(np.exp(ln_ab), level), "aic": float(aic_power), "rss ln": rss_power},
         "residuals ln": {"ln M/M": [float(v) for v in res_law], "power law": [float(v) for v in res_power]},
         "leave-one-group-out rms ln": logo,
         "preferred": preferred,

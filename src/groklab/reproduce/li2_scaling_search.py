@@ -127,7 +127,8 @@ def _verdicts(results, found, law, check, budget, mode, seeds) -> list[Verdict]:
     fits = {"c (95% CI)": [round(law["ln M/M"]["c"], 3), [round(x, 3) for x in law["ln M/M"]["ci"]]],
             "alpha (95% CI)": [round(law["power law"]["alpha"], 3), [round(x, 3) for x in law["power law"]["alpha ci"]]]}
     out += [
-        Verdict("(a) the constant is the reference's", "c in p/corr = c·ln M/M, weighted by each boundary's CI", fits,
+        Verdict("(a) the constant is the reference's",
+                "c in p/corr = c·ln M/M, least squares in log space, CI from the seeds' bootstrap", fits,
                 f"c's 95% CI covers {CRITICAL_RATIO_C}", v["a: c's CI covers the reference"]),
         Verdict("(b) the shape is ln M/M", "free power law a·M^-α on the same boundaries",
                 {**fits, "ln M/M's exponent over these M": round(law["law exponent over the range"], 3),
@@ -136,7 +137,7 @@ def _verdicts(results, found, law, check, budget, mode, seeds) -> list[Verdict]:
         Verdict("(c) non-abelian groups lie on the abelian line after the d_max correction",
                 "c(non-abelian)/c(abelian), bootstrap CI", law["non-abelian / abelian c"], "the 95% CI covers 1",
                 bool(v["c: non-abelian on the abelian line"])),
-        Verdict("the data prefer ln M/M to a free power law", "AIC (χ² + 2k) and leave-one-group-out RMS of ln p",
+        Verdict("the data prefer ln M/M to a free power law", "AIC (G·ln(RSS/G) + 2k) and leave-one-group-out RMS of ln p",
                 {"AIC": {"ln M/M": round(law["ln M/M"]["aic"], 2), "power law": round(law["power law"]["aic"], 2)},
                  "leave-one-group-out rms ln": {k: round(x, 4) for k, x in law["leave-one-group-out rms ln"].items()},
                  "preferred": law["preferred"]}, "ln M/M preferred by both", law["preferred"] == "ln M/M"),
