@@ -3,7 +3,7 @@
     groklab li2 features RUN [--epoch E]      which irreps the trained nodes hold; missing ones and E_S (Thm 7)
     groklab li2 energy GROUP [--fraction p]   maxima of E(w) from random starts, and their census (Thm 2, Cor 2, Thm 5)
     groklab li2 theory GROUP                  p*, the feature count, reconstruction nodes (Thm 3), T0 (Thm 8)
-    groklab li2 boundary GROUP [key=value]    the training fraction where half of the seeds grok, by search (Thm 4)
+    groklab li2 boundary GROUP [key=value]    the training fraction where half of the seeds grok, by a search blind to p* (Thm 4)
 
 Each prints a table, or JSON with --json; everything is computed by `groklab.li2` functions.
 """
@@ -139,18 +139,29 @@ def theory_command(
 def boundary_command(
     group_name: str = typer.Argument(..., metavar="GROUP", help="Group name, e.g. Z23, Z4xZ7, D22."),
     assignments: list[str] = typer.Argument(None, help="key=value overrides of the Fig. 5 setting, e.g. model.width=512"),
-    seeds: int = typer.Option(8, "--seeds", help="Seeds per probe (one ensemble member each)."),
-    tol: float = typer.Option(0.02, "--tol", help="Stop when the bracket is this narrow (training fraction)."),
+    seeds: int = typer.Option(8, "--seeds", help="Seeds per probe (one ensemble member each; at least 2)."),
+    resolution: float = typer.Option(0.1, "--resolution", help="Stop when the bracket's hi/lo ≤ 1 + this."),
+    bracket: str = typer.Option("0.02,0.9", "--bracket", help="LO,HI: the fixed training-fraction bracket the search bisects."),
+    start_from_prediction: bool = typer.Option(False, "--start-from-prediction",
+                                               help="Start at the reference's p* and gallop from it instead."),
     store: Optional[str] = typer.Option(None, "--store", help="SQLite store (default: store.path)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show each probe's progress bar."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Find the training fraction at which half of the seeds grok: probes from the predicted p*, then
-    bisection; every probe is an ensemble stored as runs (a re-run reuses them); CI by bootstrap over seeds."""
+    """Find the training fraction at which half of the seeds grok: bisection (in log p) of a fixed bracket,
+    blind to the prediction; every probe is an ensemble stored as runs (a re-run reuses them); the estimate
+    is the crossing of a logistic grok-rate curve over all probes, its CI a bootstrap over seeds."""
     from groklab.sweep.boundary import search_boundary
 
+    try:
+        ends = tuple(float(v) for v in bracket.split(","))
+    except ValueError:
+        ends = ()
+    if len(ends) != 2:
+        raise GroklabError(f"--bracket must be two training fractions LO,HI, got {bracket!r}; e.g. --bracket 0.02,0.9")
     echo = (lambda line: None) if as_json else typer.echo
-    result = search_boundary(group_name, assignments or [], seeds=seeds, tol=tol, store_path=store,
+    result = search_boundary(group_name, assignments or [], seeds=seeds, resolution=resolution, bracket=ends,
+                             start_from_prediction=start_from_prediction, store_path=store,
                              progress=progress and not as_json, echo=echo)
     if as_json:
         print_json(result.to_dict())

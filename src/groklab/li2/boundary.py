@@ -1,26 +1,29 @@
 """The memorisation/generalisation boundary from probes: where half of the seeds grok.
 
 A *probe* trains the same N seeds at one training fraction p and records, per seed, whether it
-grokked within the budget. These pure functions decide where to probe next (galloping out from the
-predicted p*, then bisection) and estimate the boundary with a confidence interval:
+grokked within the budget. These pure functions decide where to probe next and estimate the
+boundary with a confidence interval:
 
-    next_fraction        the next p to probe (galloping from the prediction, then bisecting), or why
-                         the search is over
-    half_crossing        p where the grok rate crosses 1/2: isotonic (non-decreasing) fit of the
-                         rate over p, then linear interpolation between the probes around 1/2
-    boundary_estimate    half_crossing of the observed rates, and a bootstrap CI over seeds
-    fit_c                c in p* = c·corr·ln M/M through the origin, with a bootstrap CI
-
-The confidence interval resamples seeds (the columns of the outcome matrix, which are the same seeds
-at every probe) and recomputes the crossing. The search cannot place the boundary more finely than
-its final bracket, so each bootstrap replicate is also shifted uniformly within ± half the bracket
-width, and the interval is widened to contain the bracket. `fit_c` refits c on the same replicates.
+    next_fraction      the next p to probe, or why the search is over. By default the search knows
+                       nothing of the prediction: it bisects, in log p, a fixed bracket (0.02, 0.9)
+                       whose ends are taken as "fewer than half grok" and "at least half grok" until a
+                       probe says otherwise (an end is probed only when the bracket closes on it).
+                       With a `start` (e.g. the predicted p*) it probes there first and gallops away
+                       (factors r, r², r⁴, ... with r = 1 + resolution) until the rate is bracketed.
+    run_search         the probe loop around next_fraction for any probe function (training, or the
+                       synthetic trainer of `groklab.li2.boundary_sim`)
+    crossing           p where a logistic curve in ln p, fitted to every seed's outcome at every
+                       probe, crosses 1/2 (batched over bootstrap replicates)
+    boundary_estimate  the crossing, a percentile CI from a bootstrap over seeds only (new seeds drawn
+                       from the fitted curve at the probed fractions), and the final bracket with its
+                       resolution hi/lo − 1, reported beside the CI and never mixed into it
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -28,26 +31,34 @@ from groklab.errors import GroklabError
 
 HALF = 0.5
 DIGITS = 4  # probed fractions are rounded to this many decimals
+BRACKET = (0.02, 0.9)  # the fixed, data-independent start of a search
+RESOLUTION = 0.1  # stop once the bracket's hi/lo ≤ 1 + RESOLUTION
+RIDGE = 1e-3  # penalty on the logistic slope: keeps a fit of perfectly separated outcomes finite
 
 
 @dataclass(frozen=True)
 class SearchLimits:
-    lowest: float  # smallest training fraction worth probing
-    highest: float  # largest
-    tol: float  # stop once the bracket is this narrow (absolute, in training fraction)
+    lowest: float  # the bracket's low end: the smallest training fraction the search probes
+    highest: float  # its high end
+    resolution: float  # stop once hi/lo ≤ 1 + resolution
 
 
-def search_limits(order: int, tol: float, lowest: float | None = None, highest: float = 0.95) -> SearchLimits:
-    """Limits of a search on a group of `order` elements; refuses a group too small to resolve `tol`."""
-    if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol > 0):
-        raise GroklabError(f"--tol must be a positive training-fraction width, got {tol!r}; e.g. --tol 0.02")
+def search_limits(order: int, resolution: float = RESOLUTION, bracket: tuple[float, float] = BRACKET) -> SearchLimits:
+    """Limits of a search on a group of `order` elements; refuses a bracket outside (0, 1) and a group
+    whose pairs are too few to train on any at the bracket's low end."""
+    if not (isinstance(resolution, (int, float)) and math.isfinite(resolution) and resolution > 0):
+        raise GroklabError(f"--resolution must be a positive relative width (hi/lo − 1), got {resolution!r}; "
+                           "e.g. --resolution 0.1")
+    lo, hi = (float(v) for v in bracket)
+    if not (0 < lo < hi < 1):
+        raise GroklabError(f"--bracket must be two training fractions 0 < LO < HI < 1, got {lo:g},{hi:g}; "
+                           "e.g. --bracket 0.02,0.9")
     pairs = int(order) ** 2
-    step = 1.0 / pairs
-    if pairs < 4 or step > tol:
+    if pairs < 4 or lo * pairs < 1:
         raise GroklabError(
-            f"a group of order {order} is too small to split at --tol {tol:g}: its {pairs} pairs move the training "
-            f"fraction in steps of {step:.3g}; use a larger group" + (f" or --tol ≥ {step:.3g}" if pairs >= 4 else ""))
-    return SearchLimits(lowest=max(step, 0.005) if lowest is None else lowest, highest=highest, tol=float(tol))
+            f"a group of order {order} is too small for a bracket from p = {lo:g}: {lo:g} of its {pairs} pairs is "
+            f"less than one pair; use a larger group or a higher bracket (--bracket {max(2 / max(pairs, 1), 0.02):.3g},0.9)")
+    return SearchLimits(lowest=lo, highest=hi, resolution=float(resolution))
 
 
 def bracket(fractions, rates) -> tuple[float | None, float | None]:
@@ -61,107 +72,116 @@ def bracket(fractions, rates) -> tuple[float | None, float | None]:
     return lo, hi
 
 
-def bracket_width(lo: float, hi: float, digits: int = DIGITS) -> float:
-    """hi − lo at the precision the fractions carry: 0.4683 − 0.3747 is 0.09360000000000002 in floats,
-    and a tolerance of 0.0936 must count that bracket as narrow enough."""
-    return round(hi - lo, digits)
+def resolution_of(lo: float | None, hi: float | None) -> float:
+    """The bracket's relative width hi/lo − 1 (nan when open)."""
+    return float("nan") if lo is None or hi is None else round(hi / lo - 1, DIGITS)
 
 
-def next_fraction(fractions, rates, start: float, limits: SearchLimits, digits: int = DIGITS) -> tuple[float | None, str]:
+def _closed(lo: float, hi: float, limits: SearchLimits, digits: int) -> bool:
+    mid = round(math.sqrt(lo * hi), digits)
+    return hi / lo <= 1 + limits.resolution + 1e-9 or mid in (round(lo, digits), round(hi, digits))
+
+
+def next_fraction(fractions, rates, limits: SearchLimits, start: float | None = None,
+                  digits: int = DIGITS) -> tuple[float | None, str]:
     """The next training fraction to probe and the search status: ("searching" with a fraction), or
-    None with "found" (bracket ≤ tol or no new fraction between), "all grok" or "none grok".
-
-    Until the grok rate is bracketed the search gallops away from the prediction: its first step is the
-    tolerance itself and each further step doubles (tol, 2·tol, 4·tol, ...). A good prediction — the point
-    of the scaling law — is then bracketed at the requested precision in two probes; a poor one costs
-    log2(distance/tol) steps, as doubling the fraction would. Small first steps matter because a probe
-    below the boundary cannot stop early (every seed trains to the budget) while one above it stops at
-    each seed's grok."""
-    if len(fractions) == 0:
-        return round(min(max(start, limits.lowest), limits.highest), digits), "searching"
-    lo, hi = bracket(fractions, rates)
-    step = limits.tol * 2 ** (len(fractions) - 1)  # unbracketed, every probe so far was a step one way
+    None with "found" (bracket ≤ resolution), "all grok" or "none grok" (the probed end of the fixed
+    bracket says the boundary lies outside it)."""
+    f = [float(v) for v in fractions]
+    lo, hi = bracket(f, rates) if f else (None, None)
+    if start is not None and (lo is None or hi is None):
+        return _gallop(f, lo, hi, limits, start, digits)
+    lo_end, hi_end = (limits.lowest if lo is None else lo), (limits.highest if hi is None else hi)
+    if not _closed(lo_end, hi_end, limits, digits):
+        return round(math.sqrt(lo_end * hi_end), digits), "searching"
+    if lo is None:  # the bracket closed on its low end, never probed: probe it, or the boundary lies below
+        low = round(limits.lowest, digits)
+        return ((None, "all grok") if low in [round(v, digits) for v in f] else (low, "searching"))
     if hi is None:
-        top = max(fractions)
-        return (None, "none grok") if top >= limits.highest else (round(min(top + step, limits.highest), digits), "searching")
-    if lo is None:
-        bottom = min(fractions)
-        return (None, "all grok") if bottom <= limits.lowest else (round(max(bottom - step, limits.lowest), digits), "searching")
-    mid = round((lo + hi) / 2, digits)
-    if bracket_width(lo, hi, digits) <= limits.tol or mid in (round(lo, digits), round(hi, digits)):
-        return None, "found"
-    return mid, "searching"
+        high = round(limits.highest, digits)
+        return ((None, "none grok") if high in [round(v, digits) for v in f] else (high, "searching"))
+    return None, "found"
 
 
-def _isotonic(y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Weighted least-squares non-decreasing fit (pool adjacent violators)."""
-    blocks = [[float(v), float(wt), 1] for v, wt in zip(y, w)]
-    out: list[list[float]] = []
-    for b in blocks:
-        out.append(b)
-        while len(out) > 1 and out[-2][0] > out[-1][0]:
-            v2, w2, n2 = out.pop()
-            v1, w1, n1 = out.pop()
-            out.append([(v1 * w1 + v2 * w2) / (w1 + w2), w1 + w2, n1 + n2])
-    return np.concatenate([[v] * int(n) for v, _, n in out])
+def _gallop(f, lo, hi, limits: SearchLimits, start: float, digits: int) -> tuple[float | None, str]:
+    """From `start`, steps of ratio r, r², r⁴, ... (r = 1 + resolution) away until the rate is bracketed."""
+    if not f:
+        return round(min(max(start, limits.lowest), limits.highest), digits), "searching"
+    factor = (1 + limits.resolution) ** (2 ** (len(f) - 1))
+    if hi is None:
+        top = max(f)
+        return (None, "none grok") if top >= limits.highest else (round(min(top * factor, limits.highest), digits), "searching")
+    bottom = min(f)
+    return (None, "all grok") if bottom <= limits.lowest else (round(max(bottom / factor, limits.lowest), digits), "searching")
 
 
-def half_crossing(fractions, rates, weights=None, clamp: bool = False) -> float:
-    """Training fraction where the (isotonic) grok rate reaches 1/2, linearly interpolated; nan when the
-    rate is at or above 1/2 at the smallest fraction or below it everywhere (with `clamp`, the smallest
-    or the largest fraction instead: the crossing lies at or beyond it)."""
-    f = np.asarray(fractions, dtype=float)
-    order = np.argsort(f)
-    f, r = f[order], np.asarray(rates, dtype=float)[order]
-    w = np.ones_like(f) if weights is None else np.asarray(weights, dtype=float)[order]
-    fit = _isotonic(r, w)
-    above = np.flatnonzero(fit >= HALF)
-    if above.size == 0 or above[0] == 0:
-        return float("nan") if not clamp else float(f[-1] if above.size == 0 else f[0])
-    i = above[0]
-    return float(f[i - 1] + (HALF - fit[i - 1]) * (f[i] - f[i - 1]) / (fit[i] - fit[i - 1]))
+def run_search(probe: Callable[[float], np.ndarray], limits: SearchLimits, start: float | None = None,
+               max_probes: int = 16) -> tuple[list[float], np.ndarray, str]:
+    """Probe until next_fraction stops: `probe(p)` returns the N seeds' grokked flags at p. Returns the
+    fractions, the outcome matrix [probes, N] and the status ("probe limit" when `max_probes` ran out)."""
+    fractions, rows = [], []
+    while len(fractions) < max_probes:
+        p, status = next_fraction(fractions, [float(np.mean(r)) for r in rows], limits, start)
+        if p is None:
+            return fractions, np.array(rows, dtype=bool), status
+        fractions.append(p)
+        rows.append(np.asarray(probe(p), dtype=bool))
+    return fractions, np.array(rows, dtype=bool), "probe limit"
+
+
+def _logistic(fractions, grokked, seeds: int, iters: int = 60):
+    """Penalised Newton fits of a logistic curve in ln p to `grokked` [B, P] (counts of seeds that grokked
+    per probe, out of `seeds`; B fits at once): (beta [B, 2], design [P, 2], centre, scale of ln p)."""
+    z = np.log(np.asarray(fractions, dtype=float))
+    k = np.atleast_2d(np.asarray(grokked, dtype=float))
+    centre, scale = z.mean(), max(z.std(), 1e-6)
+    X = np.stack([np.ones_like(z), (z - centre) / scale], axis=1)
+    beta = np.zeros((k.shape[0], 2))
+    penalty = np.diag([0.0, RIDGE * seeds * len(z)])
+    for _ in range(iters):
+        mu = 1 / (1 + np.exp(-np.clip(beta @ X.T, -30, 30)))  # [B, P]
+        grad = (k - seeds * mu) @ X - beta @ penalty
+        hess = np.einsum("bp,pi,pj->bij", seeds * mu * (1 - mu) + 1e-9, X, X) + penalty
+        step = np.clip(np.linalg.solve(hess, grad[..., None])[..., 0], -5, 5)
+        beta = beta + step
+        if np.abs(step).max() < 1e-8:
+            break
+    return beta, X, centre, scale
+
+
+def crossing(fractions, grokked, seeds: int) -> np.ndarray:
+    """Where the logistic curve in ln p fitted to `grokked` [B, P] crosses 1/2, one per row. Clipped to the
+    probed range: a fit whose rate does not cross within it sits at the edge the crossing lies beyond."""
+    k = np.atleast_2d(np.asarray(grokked, dtype=float))
+    beta, _, centre, scale = _logistic(fractions, k, seeds)
+    z = np.log(np.asarray(fractions, dtype=float))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zc = np.where(beta[:, 1] > 0, -beta[:, 0] / beta[:, 1], np.where(k.mean(1) >= seeds / 2, -np.inf, np.inf))
+    return np.exp(np.clip(zc * scale + centre, z.min(), z.max()))
 
 
 def boundary_estimate(fractions, outcomes, boot: int = 2000, seed: int = 0, level: float = 0.95) -> dict:
     """Estimate of the half-grok fraction from probes: `outcomes` [P, N] booleans (probe × seed).
 
-    Returns {"estimate", "ci": (lo, hi), "bracket": (lo, hi), "samples": bootstrap estimates [boot]}; the
-    estimate is nan (and the CI the bracket's open side) when the probes do not bracket 1/2."""
+    Returns {"estimate", "ci": (lo, hi), "bracket": (lo, hi), "resolution": hi/lo − 1, "samples":
+    bootstrap estimates [boot]}. The CI is a bootstrap over seeds only: each replicate draws N new seeds'
+    outcomes at the probed fractions from the fitted curve and refits (resampling the observed seed
+    columns instead covers far less often: a probe where all 8 of 8 seeds grokked then never yields 7 of 8).
+    Where the probes do not bracket 1/2 the estimate is nan and the CI the bracket's open side."""
     f = np.asarray(fractions, dtype=float)
     y = np.asarray(outcomes, dtype=float)
     if y.ndim != 2 or y.shape[0] != f.size or y.shape[1] < 1:
         raise GroklabError(f"outcomes must be [probes, seeds] = [{f.size}, N ≥ 1], got shape {y.shape}")
-    estimate = half_crossing(f, y.mean(1))
+    n = y.shape[1]
     lo, hi = bracket(f, y.mean(1))
-    rng = np.random.default_rng(seed)
-    cols = rng.integers(0, y.shape[1], size=(boot, y.shape[1]))
-    # a resample whose rates do not cross within the probes puts the boundary at the probed edge
-    samples = np.array([half_crossing(f, y[:, c].mean(1), clamp=True) for c in cols])
-    if lo is not None and hi is not None:
-        samples = samples + rng.uniform(-(hi - lo) / 2, (hi - lo) / 2, size=boot)
-    alpha = (1 - level) / 2
     if lo is None or hi is None:
-        ci = (lo if lo is not None else float("nan"), hi if hi is not None else float("nan"))
-    else:
-        q_lo, q_hi = np.quantile(samples, [alpha, 1 - alpha])
-        ci = (min(float(q_lo), lo), max(float(q_hi), hi))
-    return {"estimate": estimate, "ci": ci, "bracket": (lo, hi), "samples": samples}
-
-
-def fit_c(boundaries, x, samples=None, level: float = 0.95) -> dict:
-    """c through the origin from boundaries p*_g and x_g = corr·ln M/M (least squares: Σxp/Σx²); with
-    `samples` [G, B] (bootstrap boundaries per group), a CI from refitting each replicate."""
-    p, x = np.asarray(boundaries, dtype=float), np.asarray(x, dtype=float)
-    keep = np.isfinite(p)
-    if not keep.any():
-        return {"c": float("nan"), "ci": (float("nan"), float("nan")), "groups": 0}
-    c = float((x[keep] * p[keep]).sum() / (x[keep] ** 2).sum())
-    ci = (float("nan"), float("nan"))
-    if samples is not None:
-        s = np.asarray(samples, dtype=float)[keep]
-        ok = np.isfinite(s).all(0)
-        reps = (x[keep, None] * s[:, ok]).sum(0) / (x[keep] ** 2).sum()
-        if reps.size:
-            alpha = (1 - level) / 2
-            ci = tuple(float(v) for v in np.quantile(reps, [alpha, 1 - alpha]))
-    return {"c": c, "ci": ci, "groups": int(keep.sum())}
+        nan = float("nan")
+        return {"estimate": nan, "ci": (lo if lo is not None else nan, hi if hi is not None else nan),
+                "bracket": (lo, hi), "resolution": nan, "samples": np.full(boot, nan)}
+    beta, X, _, _ = _logistic(f, y.sum(1)[None], n)
+    estimate = float(crossing(f, y.sum(1)[None], n)[0])
+    rate = 1 / (1 + np.exp(-np.clip(X @ beta[0], -30, 30)))
+    samples = crossing(f, np.random.default_rng(seed).binomial(n, rate, size=(boot, f.size)), n)
+    alpha = (1 - level) / 2
+    ci = tuple(float(v) for v in np.quantile(samples, [alpha, 1 - alpha]))
+    return {"estimate": estimate, "ci": ci, "bracket": (lo, hi), "resolution": resolution_of(lo, hi), "samples": samples}

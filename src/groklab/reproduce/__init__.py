@@ -112,6 +112,8 @@ def reproduce(name: str, *, quick: bool, out: Path, store_path: str, seeds: int 
         from groklab.groups import get_group
 
         groups = [get_group(g).name for g in groups]  # unknown names fail here, before any work
+    if hasattr(module, "check_groups"):  # e.g. a law fitted over groups needs enough of them
+        module.check_groups(groups)
     ctx = Context(name, quick, out, store_path, seeds, progress, echo, groups=groups, medium=medium, tasks=tasks,
                   workers=workers, stored_only=stored_only, estimate=estimate)
     if estimate:  # nothing written: a projection only

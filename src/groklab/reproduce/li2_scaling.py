@@ -1,22 +1,18 @@
 """li2-scaling — Thm 4 / Fig. 5: test accuracy jumps from 0 to 1 at p* ∝ ln|G|/|G| for every group kind.
 
-Each (group, training fraction) cell is one ensemble whose members are the seeds. The fractions are
-multiples of the reference's predicted boundary p* = corr·c·ln M/M (c = 2.7482, corr = d_max/2 for
-non-abelian groups; `groklab.li2.critical_ratio`), so every group is probed around its own p*.
-The measured boundary of a group is where its seed-mean final test accuracy first reaches 0.5
-(linear interpolation, `fit_critical_constant`), and c is fitted through the origin.
+Quick (CI, a smoke test): a grid whose (group, training fraction) cells are ensembles of seeds, at the
+same fixed fractions for every group (0.12 … 0.72, about 1.43× apart; not placed by the prediction):
+Z23, Z41 (prime), Z25 (composite), Z4xZ7 (product), D22 (non-abelian, d_max = 2), K = 128, Adam lr 5e-3,
+weight decay 1e-3 (coupled L2), 300 epochs, 2 seeds — small nets learn fast at a larger lr and decay;
+the boundary they find is the measured one, not the paper's constant. A group's boundary is where its
+seed-mean final test accuracy first reaches 0.5 (linear interpolation, `fit_critical_constant`), and c
+in p* = c·corr·ln M/M (corr = d_max/2 for non-abelian groups) is fitted through the origin.
 
-Quick (CI): Z23, Z41 (prime), Z25 (composite), Z4xZ7 (product), D22 (non-abelian, d_max = 2) at
-{0.5, 0.75, 1, 1.25, 1.5, 2}·p*, K = 128, Adam lr 5e-3, weight decay 1e-3 (coupled L2), 300 epochs,
-2 seeds — small nets learn fast at a larger lr and decay; the boundary they find is the measured
-one, not the paper's constant.
-
-Full: the paper's setting — K = 2048, Adam lr 5e-4, weight decay 2e-4, 20 seeds, a 3000-epoch budget
-(the paper gives none) — on primes 23..127, composites, the eight product groups of Fig. 5 and
-dihedral groups (d_max = 2) standing in for the GAP collection. Instead of a grid, each group's
-boundary (the fraction where half of the seeds grok) is searched (`groklab.sweep.boundary`: bracket
-from p*, bisect to a bracket narrower than 0.1·p*, members stop at their grok), and c is fitted
-through the origin with a bootstrap CI over seeds. `--groups` runs a subset (e.g. one group per kind).
+Full (`groklab.reproduce.li2_scaling_search`): 9 groups with M = 22 … 127 (primes, two direct products,
+three non-abelian groups with d_max 2, 3 and 5) in Fig. 5's setting (K = 2048, Adam lr 5e-4, weight
+decay 2e-4), 8 seeds; each group's boundary is searched from a fixed bracket, blind to the prediction,
+after a budget-sensitivity check; the law c·ln M/M is tested against a free power law a·M^-α.
+`--groups` runs another set of at least 3 groups (kinds inferred).
 """
 
 from __future__ import annotations
@@ -26,36 +22,34 @@ import pandas as pd
 
 from groklab.groups import get_group, irreps
 from groklab.li2 import critical_ratio, fit_critical_constant
-from groklab.li2.boundary import fit_c
+from groklab.errors import GroklabError
 from groklab.train.cells import train_cells
-from groklab.sweep.boundary import search_boundary
 from groklab.report.plots import ACCURACY_LABEL, colours, new_figure
 from groklab.report.plots_sweep import phase_figure
 from groklab.reproduce import Verdict
+from groklab.reproduce.li2_scaling_search import FULL, FULL_GROUPS, check_groups, run_search
 from groklab.tasks.splits import CRITICAL_RATIO_C
 
 CLAIM = "Thm 4 / Fig. 5: test accuracy jumps 0 → 1 at a training fraction p* ∝ ln M/M, on one curve for all group kinds"
 
 QUICK_GROUPS = {"prime": ["Z23", "Z41"], "composite": ["Z25"], "product": ["Z4xZ7"], "non-abelian": ["D22"]}
-FULL_GROUPS = {
-    "prime": ["Z23", "Z41", "Z59", "Z71", "Z89", "Z127"],
-    "composite": ["Z25", "Z45", "Z64", "Z81", "Z100", "Z121"],
-    "product": ["Z4xZ7", "Z5xZ6", "Z2xZ2xZ9", "Z13xZ11", "Z5xZ2xZ2xZ2", "Z6xZ4xZ2", "Z3xZ2xZ17", "Z2xZ3xZ3xZ5"],
-    "non-abelian": ["D22", "D34", "D46", "D58", "D70", "D94", "D118"],
-}
-QUICK = dict(multiples=(0.5, 0.75, 1.0, 1.25, 1.5, 2.0), seeds=2,
+QUICK = dict(fractions=(0.12, 0.17, 0.25, 0.35, 0.5, 0.72), seeds=2,
              base=["model.width=128", "optim.lr=5e-3", "optim.weight_decay=1e-3", "train.epochs=300",
                    "train.eval_every=10"])
-FULL = dict(seeds=20, relative_tol=0.1,
-            base=["model.width=2048", "optim.lr=5e-4", "optim.weight_decay=2e-4", "train.epochs=3000",
-                  "train.eval_every=10", "train.checkpoint_every=500", "train.stop=grok"])
-MAX_FRACTION = 0.95
 TAKES_GROUPS = True
 
 
+def check_options(*, quick: bool, medium: bool, seeds: int | None, tasks) -> None:
+    if seeds is not None and seeds < 2:
+        raise GroklabError(f"--seeds must be at least 2 for li2-scaling (its CIs are bootstraps over seeds), got {seeds}")
+
+
 def run(ctx) -> list[Verdict]:
+    check_groups(ctx.groups)
     if not ctx.quick:
-        return run_search(ctx, FULL)
+        kind_of = {n: k for k, names in (_kinds_of(ctx.groups) if ctx.groups else FULL_GROUPS).items() for n in names}
+        order = [get_group(n).name for n in ctx.groups] if ctx.groups else sorted(kind_of, key=lambda n: get_group(n).order)
+        return run_search(ctx, FULL, {n: kind_of[n] for n in order})  # --groups order; the design's by M
     mode = QUICK
     groups = QUICK_GROUPS if not ctx.groups else _kinds_of(ctx.groups)
     seeds = ctx.seeds or mode["seeds"]
@@ -68,10 +62,8 @@ def run(ctx) -> list[Verdict]:
             group = get_group(name)
             kinds[name], d_max[name] = kind, int(irreps(group).degrees.max())
             p_star[name] = critical_ratio(group.order, d_max=d_max[name])
-            for m in mode["multiples"]:
-                frac = round(m * p_star[name], 4)
-                if frac < MAX_FRACTION:
-                    cells.append((f"{name} p={frac}", [f"task.group={name}", f"task.train_fraction={frac}"]))
+            for frac in mode["fractions"]:
+                cells.append((f"{name} p={frac}", [f"task.group={name}", f"task.train_fraction={frac}"]))
     ctx.echo(f"  {len(cells)} cells × {seeds} seeds")
     trained = train_cells(base, cells, ctx.store_path, progress=ctx.progress, echo=ctx.echo)
 
@@ -96,8 +88,8 @@ def run(ctx) -> list[Verdict]:
     phase.savefig(ctx.figure_path("li2_scaling_phase"))
     _collapse_figure(ctx, table, c_group, fit["c"])
 
-    means = table.groupby(["group", "multiple"])["test_acc"].mean()
-    lo_m, hi_m = min(mode["multiples"]), max(m for m in mode["multiples"])
+    means = table.groupby(["group", "fraction"])["test_acc"].mean()
+    lo_f, hi_f = min(mode["fractions"]), max(mode["fractions"])
     edges = {}
     for name in per_group:
         col = means.loc[name]
@@ -107,9 +99,10 @@ def run(ctx) -> list[Verdict]:
     by_order = sorted(((get_group(n).order, per_group[n]["p_star"][get_group(n).order], n) for n in finite))
     primes = [x for x in by_order if kinds[x[2]] == "prime"]
     return [
-        Verdict("sharp transition: chance accuracy well below p*, full accuracy well above, for every group",
-                f"{len(per_group)} groups, fractions {lo_m:g}·p* … {hi_m:g}·p*, {seeds} seeds, mean final test accuracy",
-                {n: {f"{lo:g}·p*": round(a, 3), f"{hi:g}·p*": round(b, 3)} for n, (a, b, lo, hi) in edges.items()},
+        Verdict("sharp transition: chance accuracy well below the boundary, full accuracy well above, for every group",
+                f"{len(per_group)} groups, fractions {lo_f:g} … {hi_f:g} (the same for every group), {seeds} seeds, "
+                "mean final test accuracy",
+                {n: {f"p = {lo:g}": round(a, 3), f"p = {hi:g}": round(b, 3)} for n, (a, b, lo, hi) in edges.items()},
                 "≤ 0.1 at the smallest fraction and ≥ 0.9 at the largest",
                 all(a <= 0.1 and b >= 0.9 for a, b, _, _ in edges.values())),
         Verdict("prime, composite, product and non-abelian groups fall on one curve p* = c·corr·ln M/M",
@@ -170,92 +163,3 @@ def _kinds_of(names: list[str]) -> dict[str, list[str]]:
             kind = "prime" if isprime(group.order) else "composite"
         out.setdefault(kind, []).append(group.name)
     return out
-
-
-def run_search(ctx, mode: dict) -> list[Verdict]:
-    """Li2 Fig. 5 by boundary search: one search per group, then c with a bootstrap CI."""
-    kind_of = {n: k for k, names in (_kinds_of(ctx.groups) if ctx.groups else FULL_GROUPS).items() for n in names}
-    order = [get_group(n).name for n in ctx.groups] if ctx.groups else list(kind_of)  # --groups order: cheap first
-    seeds = ctx.seeds or mode["seeds"]
-    results, kinds = [], {}
-    for name in order:
-        ctx.echo(f"  {name} ({kind_of[name]}): searching with {seeds} seeds per probe")
-        result = search_boundary(name, mode["base"], seeds=seeds, tol=_tolerance(name, mode), store_path=ctx.store_path,
-                                 progress=ctx.progress, echo=ctx.echo)
-        ctx.echo(f"  {name}: {result.message}")
-        results.append(result)
-        kinds[result.group] = kind_of[name]
-    x = np.array([(1.0 if r.d_max == 1 else r.d_max / 2) * np.log(r.order) / r.order for r in results])
-    p_hat = np.array([r.estimate for r in results])
-    fit = fit_c(p_hat, x, np.array([r.samples for r in results]))
-    c_group = {r.group: float(r.estimate / xi) for r, xi in zip(results, x)}
-
-    rows = [{"group": r.group, "kind": kinds[r.group], "order": r.order, "d_max": r.d_max, "fraction": p.fraction,
-             "test_acc": acc, "grokked": g}
-            for r in results for p in r.probes for acc, g in zip(p.test_acc, p.grokked)]
-    table = pd.DataFrame(rows)
-    phase = phase_figure(table, c=CRITICAL_RATIO_C, fitted=None,
-                         title="Li2 Fig. 5 by boundary search: final test accuracy at every probe")
-    phase.savefig(ctx.figure_path("li2_scaling_phase"))
-    _boundary_figure(ctx, results, kinds, x, fit)
-    member_epochs = sum(r.member_epochs for r in results)
-    ctx.extra["boundaries"] = [r.to_dict() for r in results]
-    ctx.extra["cost"] = {"member_epochs": member_epochs, "seconds": round(sum(r.seconds for r in results), 1),
-                         "probes": sum(len(r.probes) for r in results)}
-
-    found = [r for r in results if r.status == "found"]
-    finite = {n: c for n, c in c_group.items() if np.isfinite(c)}
-    spread = max(finite.values()) / min(finite.values()) if finite and len(finite) == len(c_group) else float("inf")
-    primes = sorted((r.order, r.estimate, r.group) for r in results if kinds[r.group] == "prime" and r.status == "found")
-    precision = f"a {mode['tol']} bracket" if "tol" in mode else f"a bracket of {mode['relative_tol']:g}·p*"
-    setting = f"{len(results)} groups, {seeds} seeds per probe, boundary searched to {precision} ({', '.join(mode['base'])})"
-    return [
-        Verdict("a sharp boundary exists for every group: the search brackets where half of the seeds grok",
-                setting, {r.group: (r.message if r.status != "found" else
-                                    f"{r.estimate:.4f} [{r.ci[0]:.4f}, {r.ci[1]:.4f}]") for r in results},
-                "every group bracketed", len(found) == len(results)),
-        Verdict("prime, composite, product and non-abelian groups fall on one curve p* = c·corr·ln M/M",
-                "per-group c = searched p*/(corr·ln M/M), corr = d_max/2 for non-abelian groups",
-                {n: round(c, 3) for n, c in c_group.items()}, "max/min of the per-group c ≤ 1.5", spread <= 1.5),
-        Verdict("the fitted constant is of the reference's order", "c through the origin; 95% CI by bootstrap over seeds",
-                {"fitted c": round(fit["c"], 3), "95% CI": [round(v, 3) for v in fit["ci"]],
-                 "CI contains 2.7482": bool(fit["ci"][0] <= CRITICAL_RATIO_C <= fit["ci"][1])},
-                f"c within a factor 2 of the reference's {CRITICAL_RATIO_C} (the paper leaves the constant free)",
-                CRITICAL_RATIO_C / 2 <= fit["c"] <= 2 * CRITICAL_RATIO_C),
-        Verdict("the boundary p* decreases with |G|", "searched p* of the prime cyclic groups by order",
-                {g: round(p, 4) for _, p, g in primes}, "strictly decreasing in M (needs ≥ 2 primes)",
-                len(primes) >= 2 and all(a[1] > b[1] for a, b in zip(primes, primes[1:]))),
-    ]
-
-
-def _tolerance(name: str, mode: dict) -> float:
-    """The search's bracket width: absolute (`tol`), or relative to the group's predicted p* (`relative_tol`),
-    so every group's boundary is located to the same relative precision, as a fit of c on ln M/M needs."""
-    if "tol" in mode:
-        return mode["tol"]
-    group = get_group(name)
-    return round(mode["relative_tol"] * critical_ratio(group.order, d_max=int(irreps(group).degrees.max())), 4)
-
-
-def _boundary_figure(ctx, results, kinds, x, fit) -> None:
-    fig = new_figure(8.5, 5)
-    ax = fig.add_subplot()
-    markers = {"prime": "o", "composite": "s", "product": "^", "non-abelian": "D"}
-    for colour, (r, xi) in zip(colours(len(results)), zip(results, x)):
-        if not np.isfinite(r.estimate):
-            continue
-        ax.errorbar([xi], [r.estimate], yerr=[[r.estimate - r.ci[0]], [r.ci[1] - r.estimate]], marker=markers.get(kinds[r.group], "o"),
-                    color=colour, capsize=3, label=f"{r.group} ({kinds[r.group]}, |G| = {r.order})")
-    grid = np.linspace(0, max(x) * 1.1, 50)
-    ax.plot(grid, CRITICAL_RATIO_C * grid, "k--", lw=1, label=f"reference p* (c = {CRITICAL_RATIO_C})")
-    if np.isfinite(fit["c"]):
-        ax.plot(grid, fit["c"] * grid, color="#ff7f0e", lw=1.5, label=f"fitted c = {fit['c']:.2f}")
-        if np.isfinite(fit["ci"][0]):
-            ax.fill_between(grid, fit["ci"][0] * grid, fit["ci"][1] * grid, color="#ff7f0e", alpha=0.2,
-                            label=f"95% CI [{fit['ci'][0]:.2f}, {fit['ci'][1]:.2f}]")
-    ax.set(xlabel="corr·ln M / M (corr = d_max/2 for non-abelian groups)",
-           ylabel="training fraction where half of the seeds grok (95% CI)",
-           title="Searched boundaries on one line through the origin", xlim=(0, None), ylim=(0, None))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")
-    fig.savefig(ctx.figure_path("li2_scaling_boundaries"))

@@ -2,10 +2,12 @@
 
 Each probe trains N seeds at one training fraction as one ensemble through `train` (so its runs are
 stored, and a re-run of the same search reuses them), with `train.stop=grok` by default: a seed that
-groks stops at once, and only seeds that do not grok run to the budget. The search starts at the
-predicted p* (`groklab.li2.critical_ratio`), gallops away from it (steps of tol, 2·tol, 4·tol, ...)
-until the grok rate brackets 1/2, then bisects until the bracket is narrower than `tol`
-(`groklab.li2.boundary` decides each step and estimates the crossing with a bootstrap CI over seeds).
+groks stops at once, and only seeds that do not grok run to the budget (a seed that has not grokked
+by then counts as not grokking: the boundary is that of the budget). The search does not use the
+prediction: it bisects, in log p, a fixed bracket (default 0.02–0.9) until hi/lo ≤ 1 + resolution;
+with `start_from_prediction` it starts at the predicted p* (`groklab.li2.critical_ratio`) and gallops
+away from it instead. `groklab.li2.boundary` decides each step and estimates the crossing of a
+logistic grok-rate curve fitted to every probe, with a bootstrap CI over seeds.
 
 The defaults are Li2 Fig. 5's setting: x², class-centred MSE, K = 2048, full-batch Adam lr 5e-4,
 weight decay 2e-4, a 3000-epoch budget evaluated every 10 epochs; any of it can be overridden.
@@ -21,7 +23,7 @@ import numpy as np
 
 from groklab.config import load_config
 from groklab.errors import GroklabError
-from groklab.li2.boundary import boundary_estimate, bracket_width, next_fraction, search_limits
+from groklab.li2.boundary import BRACKET, RESOLUTION, boundary_estimate, run_search, search_limits
 from groklab.train.cells import train_cells
 from groklab.tasks.splits import CRITICAL_RATIO_C
 
@@ -29,7 +31,7 @@ FIG5 = ["task.op=compose", "model.kind=two_layer", "model.width=2048", "model.ac
         "optim.kind=adam", "optim.lr=5e-4", "optim.weight_decay=2e-4", "train.epochs=3000", "train.eval_every=10",
         "train.checkpoint_every=500", "train.stop=grok"]
 SEARCH_OWNS = ("task.group", "task.train_fraction", "task.train_size", "task.critical_ratio", "train.seeds")
-MAX_PROBES = 12
+MAX_PROBES = 16
 
 
 @dataclass
@@ -53,13 +55,16 @@ class BoundaryResult:
     group: str
     order: int
     d_max: int
-    predicted: float  # p* = corr·c·ln M/M, where the search started
+    predicted: float  # the reference's p* = corr·c·ln M/M (the start only with start_from_prediction)
     seeds: int
-    tol: float
+    resolution: float  # the requested relative width of the final bracket
+    limits: tuple[float, float]  # the fixed bracket the search bisects
+    started_at: str  # "fixed bracket" or "prediction"
     status: str  # found | all grok | none grok | probe limit
     estimate: float
-    ci: tuple[float, float]
-    bracket: tuple[float | None, float | None]
+    ci: tuple[float, float]  # bootstrap over seeds only
+    bracket: tuple[float | None, float | None]  # the final bracket: its width is the resolution reached
+    bracket_resolution: float  # hi/lo − 1 of the final bracket, reported beside the CI
     probes: list[Probe] = field(default_factory=list)
     samples: list[float] = field(default_factory=list)  # bootstrap replicates of the estimate
     seconds: float = 0.0
@@ -71,14 +76,15 @@ class BoundaryResult:
     @property
     def message(self) -> str:
         if self.status == "found":
-            return (f"half of the seeds grok at p = {self.estimate:.4f} (95% CI {self.ci[0]:.4f}–{self.ci[1]:.4f}); "
-                    f"predicted p* = {self.predicted:.4f}")
+            return (f"half of the seeds grok at p = {self.estimate:.4f} (95% CI over seeds {self.ci[0]:.4f}–{self.ci[1]:.4f}; "
+                    f"final bracket {self.bracket[0]:.4f}–{self.bracket[1]:.4f}, resolution {self.bracket_resolution:.3f}); "
+                    f"the reference's p* = {self.predicted:.4f}")
         if self.status == "all grok":
             return (f"not bracketed: at least half of the seeds grok at every probe, down to p = {min(self.fractions):.4f}; "
                     "the boundary lies lower (runs kept)")
         if self.status == "none grok":
             return (f"not bracketed: fewer than half of the seeds grok at every probe, up to p = {max(self.fractions):.4f}; "
-                    "raise train.epochs or the probe range (runs kept)")
+                    "raise train.epochs or the bracket (runs kept)")
         return f"stopped after {len(self.probes)} probes with bracket {self.bracket} (runs kept)"
 
     @property
@@ -93,15 +99,16 @@ class BoundaryResult:
         return out
 
 
-def search_boundary(group_name: str, overrides: Sequence[str] = (), *, seeds: int = 8, tol: float = 0.02,
+def search_boundary(group_name: str, overrides: Sequence[str] = (), *, seeds: int = 8, resolution: float = RESOLUTION,
+                    bracket: tuple[float, float] = BRACKET, start_from_prediction: bool = False,
                     store_path: str | None = None, c: float = CRITICAL_RATIO_C, max_probes: int = MAX_PROBES,
                     progress: bool = False, echo: Callable[[str], None] | None = None) -> BoundaryResult:
     """Find the half-grok training fraction of `group_name` (see the module docstring)."""
     from groklab.groups import get_group, irreps
     from groklab.li2.theory import critical_ratio
 
-    if not isinstance(seeds, int) or seeds < 1:
-        raise GroklabError(f"--seeds must be a positive number of seeds, got {seeds!r}")
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 2:
+        raise GroklabError(f"--seeds must be at least 2 (the CI is a bootstrap over seeds), got {seeds!r}")
     if max_probes < 2:
         raise GroklabError(f"max_probes must be at least 2, got {max_probes}")
     for assignment in overrides:
@@ -109,33 +116,35 @@ def search_boundary(group_name: str, overrides: Sequence[str] = (), *, seeds: in
         if key in SEARCH_OWNS:
             raise GroklabError(f"{key} is set by the boundary search; leave it out (use GROUP and --seeds)")
     group = get_group(group_name)
-    limits = search_limits(group.order, tol)
+    limits = search_limits(group.order, resolution, bracket)
     d_max = int(irreps(group).degrees.max())
     try:
         predicted = critical_ratio(group.order, c=c, d_max=d_max)
     except GroklabError:
-        predicted = limits.highest  # the formula leaves (0, 1) for tiny groups: start from the top
+        predicted = float("nan")  # the formula leaves (0, 1) for tiny groups
+    start = None
+    if start_from_prediction:
+        start = predicted if 0 < predicted < 1 else limits.highest
     base = [*FIG5, *overrides, f"task.group={group.name}", f"train.seeds=[{','.join(map(str, range(seeds)))}]"]
     store_path = store_path or load_config(None, base).store.path
-    load_config(None, [*base, f"task.train_fraction={predicted if predicted < 1 else 0.5}"])  # every key checked before any run
+    load_config(None, [*base, f"task.train_fraction={limits.highest}"])  # every key checked before any run
     if echo is not None:
-        echo(f"boundary search on {group.name}: {seeds} seeds per probe, tolerance {tol:g}, starting at p* = {predicted:.4f}")
+        where = f"at the prediction p* = {predicted:.4f}" if start is not None else \
+            f"from the fixed bracket {limits.lowest:g}–{limits.highest:g}"
+        echo(f"boundary search on {group.name}: {seeds} seeds per probe, resolution {resolution:g}, starting {where}")
 
     t0, probes = time.perf_counter(), []
-    status = "searching"
-    while len(probes) < max_probes:
-        fraction, status = next_fraction([p.fraction for p in probes], [p.rate for p in probes], predicted, limits)
-        if fraction is None:
-            break
+
+    def probe(fraction: float) -> list[bool]:
         probes.append(_probe(base, fraction, store_path, progress, echo))
-    else:
-        status = "probe limit"
-    f = [p.fraction for p in probes]
-    est = boundary_estimate(f, np.array([p.grokked for p in probes]))
-    if status == "probe limit" and est["bracket"][0] is not None and est["bracket"][1] is not None:
-        status = "found" if bracket_width(*est["bracket"]) <= tol else status
-    return BoundaryResult(group.name, group.order, d_max, predicted, seeds, tol, status, est["estimate"], est["ci"],
-                          est["bracket"], probes, [float(v) for v in est["samples"]], time.perf_counter() - t0)
+        return probes[-1].grokked
+
+    fractions, outcomes, status = run_search(probe, limits, start, max_probes)
+    est = boundary_estimate(fractions, outcomes)
+    return BoundaryResult(group.name, group.order, d_max, predicted, seeds, float(resolution),
+                          (limits.lowest, limits.highest), "prediction" if start is not None else "fixed bracket",
+                          status, est["estimate"], est["ci"], est["bracket"], est["resolution"], probes,
+                          [float(v) for v in est["samples"]], time.perf_counter() - t0)
 
 
 def _probe(base: list[str], fraction: float, store_path: str, progress: bool, echo) -> Probe:
