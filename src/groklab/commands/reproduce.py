@@ -20,7 +20,7 @@ def reproduce_command(
     quick: bool = typer.Option(False, "--quick", help="Reduced sizes that finish in minutes on a CPU (as CI runs them)."),
     medium: bool = typer.Option(False, "--medium", help="muon-grokking: the full design's runs on add and mul only, 3 seeds (about 50 min on 2 CPU cores)."),
     tasks: Optional[str] = typer.Option(None, "--tasks", help="muon-grokking: comma-separated tasks (gcd, add, div, exp, mul, parity)."),
-    stored_only: bool = typer.Option(False, "--stored-only", help="muon-grokking, muon-width-batch: analyse the complete runs in the store, train nothing."),
+    stored_only: bool = typer.Option(False, "--stored-only", help="muon-grokking, muon-width-batch: analyse the complete runs in the store, write nothing."),
     workers: Optional[int] = typer.Option(None, "--workers", help="muon-grokking, muon-width-batch: processes training ensembles at once (0: this process; default: one per core, on CUDA 12 sharing the GPU, at most the cores less 2)."),
     seeds: Optional[int] = typer.Option(None, "--seeds", min=1, help="Seeds per cell (default: the reproduction's own)."),
     groups: Optional[str] = typer.Option(None, "--groups", help="Comma-separated groups (li2-scaling: a subset of its list, or others)."),
@@ -28,8 +28,8 @@ def reproduce_command(
     store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the verdict as JSON."),
     list_only: bool = typer.Option(False, "--list", help="List the reproductions and their claims."),
-    estimate: bool = typer.Option(False, "--estimate", help="muon-grokking, muon-width-batch: time a few ensembles "
-                                  "on this machine and print how long the run would take; train nothing."),
+    estimate: bool = typer.Option(False, "--estimate", help="Time a few of the mode's ensembles for a few epochs on "
+                                  "this machine and print how long the run would take; write nothing."),
 ):
     """Reproduce a paper claim: writes PNG figures and verdict.json {claim, setting, measured, expected, pass}."""
     from groklab import reproduce as registry

@@ -97,10 +97,6 @@ def reproduce(name: str, *, quick: bool, out: Path, store_path: str, seeds: int 
     """Run one reproduction; write its figures and `verdict.json` under `out`; return the verdict."""
     module = load(name)
     _check_options(name, module, quick=quick, medium=medium, tasks=tasks, workers=workers, stored_only=stored_only)
-    if estimate and not hasattr(module, "estimate"):
-        takers = ", ".join(n for n in names() if hasattr(load(n), "estimate"))
-        raise GroklabError(f"--estimate applies to {takers} only, not {name}; benchmarks/reproduce_runtime.py "
-                           "projects the reproductions that train through train_cells")
     if hasattr(module, "check_options"):  # the reproduction's own checks (e.g. task names), before any work
         module.check_options(quick=quick, medium=medium, seeds=seeds, tasks=tasks)
     if hasattr(module, "check_store") and Path(store_path).exists():  # e.g. runs of another design: refused unwritten
@@ -117,7 +113,10 @@ def reproduce(name: str, *, quick: bool, out: Path, store_path: str, seeds: int 
     ctx = Context(name, quick, out, store_path, seeds, progress, echo, groups=groups, medium=medium, tasks=tasks,
                   workers=workers, stored_only=stored_only, estimate=estimate)
     if estimate:  # nothing written: a projection only
-        return {"name": name, "mode": "quick" if quick else "medium" if medium else "full", "estimate": module.estimate(ctx)}
+        from groklab.reproduce.estimate import project
+
+        projection = module.estimate(ctx) if hasattr(module, "estimate") else project(module, ctx)
+        return {"name": name, "mode": "quick" if quick else "medium" if medium else "full", "estimate": projection}
     out.mkdir(parents=True, exist_ok=True)
     verdicts = module.run(ctx)
     report = {
