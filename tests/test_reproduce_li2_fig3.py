@@ -18,6 +18,10 @@ def test_quick_reproduction_passes_and_stores_stages(tmp_path, capsys):
     assert not failed, failed
     assert {v["claim"] for v in report["verdicts"]} >= {"wd 2e-4 groks", "wd 0 does not grok",
                                                          "stages I < II < III in the grokking arm"}
+    # negative control: the same stage test on the wd 0 arm (never groks, covers no irrep) fails
+    stage = next(v for v in report["verdicts"] if v["claim"].startswith("stages"))["measured"]
+    assert stage["control_wd0_passes"] is False and stage["median_onsets_wd0"]["III"] is None
+    assert stage["stage_III_at_or_before_grok"] == "1/1"
     for path in report["figures"]:
         assert (tmp_path / "out" / path.split("/")[-1]).stat().st_size > 20_000
     assert json.loads((tmp_path / "out" / "verdict.json").read_text())["pass"] is True
@@ -35,3 +39,30 @@ def test_quick_reproduction_passes_and_stores_stages(tmp_path, capsys):
         assert not exc.code
     out = json.loads(capsys.readouterr().out)
     assert out["pass"] is True and out["name"] == "li2-fig3"
+
+
+def _calibration_arms():
+    import numpy as np
+    from pathlib import Path
+
+    from groklab.li2.stages import segment
+
+    data = json.loads((Path(__file__).parents[1] / "docs/results/li2-stage-calibration.json").read_text())
+    arms = {True: ([], []), False: ([], [])}
+    for m in data["members"]:
+        series = {k: np.array([np.nan if v is None else v for v in vals]) for k, vals in m["series"].items()}
+        arms[m["weight_decay"] > 0][0].append(segment(m["epochs"], series).as_dict())
+        arms[m["weight_decay"] > 0][1].append(m["grok_epoch"])
+    return arms
+
+
+def test_stage_verdict_fails_on_the_wd0_arm_and_with_arms_swapped():
+    """Negative control of the stage verdict, replayed on the stored calibration runs (Z23/Z29, not the Z71
+    runs judged): it passes on the weight-decay arm and fails when given the wd 0 arm."""
+    from groklab.reproduce.li2_fig3 import stage_verdict
+
+    (wd, grok), (zero, never) = _calibration_arms()[True], _calibration_arms()[False]
+    right = stage_verdict(wd, grok, zero, "calibration runs")
+    swapped = stage_verdict(zero, never, wd, "calibration runs, arms swapped")
+    assert right.passed is True and right.measured["control_wd0_passes"] is False
+    assert swapped.passed is False and swapped.measured["ordered"] == f"0/{len(zero)}"

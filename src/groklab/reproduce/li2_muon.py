@@ -149,9 +149,9 @@ def _thm8_verdict(indep, muon) -> Verdict:
                    f"L = {THM8['L']} maxima with strengths μ ∈ [1, 2], Fréchet a = {THM8['a']:g}, {THM8['trials']} trials",
                    {"independent (mean nodes)": round(indep["mean"], 1), "T0": round(indep["T0"], 1),
                     "muon (mean nodes)": round(muon["mean"], 1), "T_a bound": round(muon["bound"], 1)},
-                   "independent ≈ T0 (within 4 s.e.); muon < independent and ≤ T_a (+3 s.e.)",
-                   abs(indep["mean"] - indep["T0"]) < 4 * indep["sem"] and muon["mean"] < indep["mean"]
-                   and muon["mean"] <= muon["bound"] + 3 * muon["sem"])
+                   "an illustration: independent ≈ T0, muon ≈ T_a", None,
+                   "the simulation builds in Lemma 9's suppression s = ½, whose expectation is T_a by construction: "
+                   "it checks the simulator (tests/test_li2_theory.py), not the theorem")
 
 
 STYLES = {"adam": ("#4c72b0", "Adam on W and V"), "muon": ("#c44e52", "Muon (li2) on W, Adam on V")}
