@@ -2,9 +2,10 @@
 
 The stage rule's thresholds (`groklab.li2.stages.StageRule`) are set on these runs, never on the Z71
 runs that `groklab reproduce li2-fig3` judges. This script trains them and writes the series the rule
-reads (plus test accuracy and the grok epoch) to docs/results/li2-stage-calibration.json, which the
-tests replay: the rule must find all three stages in order in every grokking run and must not find
-Stage III in the runs without weight decay (the negative control).
+reads, with li2-fig3's other diagnostics, test accuracy and the grok and memorization epochs, to
+docs/results/li2-stage-calibration.json, which the tests replay: the rule must find all three stages in
+order in every grokking run and must not find Stage III in the runs without weight decay, and li2-fig3's
+verdicts must come out false on these runs with the two arms swapped (their negative controls).
 
     PYTHONPATH=src python benchmarks/stage_calibration.py [OUT.json]      # ≈ 1–2 min on one core
 
@@ -28,7 +29,8 @@ GROUPS = ("Z23", "Z29")
 SEEDS = (0, 1, 2)
 WD = (1e-3, 0.0)
 EPOCHS = 300
-KEYS = ("li2.dV_cos", "li2.gf_stage2_cos", "li2.gf_norm_class", "li2.coverage")
+KEYS = ("li2.dV_cos", "li2.dW_cos", "li2.gf_stage2_cos", "li2.gf_norm_class", "li2.gf_norm", "li2.gf_norm_ref",
+        "li2.coverage", "li2.kernel_offdiag", "li2.ff_ideal_dist")  # what the stage rule and li2-fig3's verdicts read
 OUT = Path(__file__).resolve().parents[1] / "docs" / "results" / "li2-stage-calibration.json"
 
 
@@ -50,11 +52,13 @@ def members(group: str) -> list[dict]:
         series: dict[str, dict[int, float]] = {k: {} for k in KEYS}
         for e, k, v in out.history.series_rows(i):
             if k in series:
-                series[k][int(e)] = round(float(v), 6)
+                series[k][int(e)] = float(f"{v:.5g}")
         epochs = sorted(set().union(*series.values()))
         acc = {int(e): va for e, _, _, _, va, _ in out.history.metric_rows(i) if va is not None}
-        rows.append(dict(group=group, seed=int(seed), weight_decay=float(wd),
-                         grok_epoch=out.results[i]["grok_epoch"], epochs=epochs,
+        result = out.results[i]
+        rows.append(dict(group=group, seed=int(seed), weight_decay=float(wd), grok_epoch=result["grok_epoch"],
+                         memorization_epoch=result["memorization_epoch"],
+                         final_test_acc=round(float(result["final_test_acc"]), 4), epochs=epochs,
                          test_acc=[round(float(acc.get(e, np.nan)), 4) for e in epochs],
                          series={k: [series[k].get(e) for e in epochs] for k in KEYS}))
     return rows
