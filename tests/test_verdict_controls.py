@@ -71,3 +71,11 @@ def test_every_control_is_an_existing_test_and_the_gaps_only_shrink():
     assert named and all(_test_exists(c) for c in named), [c for c in named if not _test_exists(c)]
     assert set(CONTROLS) == set(MODULES)
     assert sum(c == NONE_YET for c in controls) <= UNCONTROLLED
+
+
+def test_the_docs_list_every_verdict_with_its_control():
+    text = (ROOT / "docs/reproductions.md").read_text().replace("\\|", "|")
+    for name, table in CONTROLS.items():
+        for claim, control in table.items():
+            shown = "none yet" if control == NONE_YET else "measurement" if control == MEASUREMENT else f"`{control}`"
+            assert f"| {name} | {claim} | {shown}" in text, (name, claim)
