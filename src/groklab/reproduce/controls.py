@@ -20,6 +20,7 @@ NONE_YET = "none yet"
 
 _FIG3 = "tests/test_reproduce_li2_fig3.py::"
 _FEATURES = "tests/test_reproduce_muon_features.py::"
+_RECON = "tests/test_reproduce_li2_reconstruction.py::test_reconstruction_verdicts_fail_with_the_nodes_swapped"
 
 CONTROLS: dict[str, dict[str, str]] = {
     "li2-fig3": {
@@ -77,11 +78,11 @@ CONTROLS: dict[str, dict[str, str]] = {
         "complex-initialised weights stay complex through training": NONE_YET,
     },
     "li2-reconstruction": {
-        "2M−2 complex Fourier nodes reconstruct Ỹ exactly": NONE_YET,
-        "with one ± pair fewer (2M−4 nodes) the reconstruction fails": NONE_YET,
-        "exactness is a complex-domain statement": NONE_YET,
-        "generic (random) nodes need ≈ M² − 1 to reconstruct": NONE_YET,
-        "non-abelian groups: the 2Σd_k³ irrep nodes reconstruct exactly": NONE_YET,
+        "2M−2 complex Fourier nodes reconstruct Ỹ exactly": _RECON,
+        "with one ± pair fewer (2M−4 nodes) the reconstruction fails": _RECON,
+        "exactness is a complex-domain statement": _RECON,
+        "generic (random) nodes need ≈ M² − 1 to reconstruct": _RECON,
+        "non-abelian groups: the 2Σd_k³ irrep nodes reconstruct exactly": _RECON,
     },
     "muon-features": {
         "features are acquired before the test-accuracy jump": _FEATURES + "test_verdicts_fail_on_the_stored_runs_with_controls",
