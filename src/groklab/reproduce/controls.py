@@ -20,6 +20,7 @@ NONE_YET = "none yet"
 
 _FIG3 = "tests/test_reproduce_li2_fig3.py::"
 _FEATURES = "tests/test_reproduce_muon_features.py::"
+_ENERGY = "tests/test_reproduce_li2_energy.py::test_energy_verdicts_fail_in_their_controls"
 _RECON = "tests/test_reproduce_li2_reconstruction.py::test_reconstruction_verdicts_fail_with_the_nodes_swapped"
 
 CONTROLS: dict[str, dict[str, str]] = {
@@ -32,13 +33,13 @@ CONTROLS: dict[str, dict[str, str]] = {
         "stages I < II < III in the grokking arm": _FIG3 + "test_stage_verdict_fails_on_the_wd0_arm_and_with_arms_swapped",
     },
     "li2-energy": {
-        "full Z_M data: every maximum is a single frequency": NONE_YET,
-        "the operand blocks of a maximum have equal norms": NONE_YET,
-        "random unit vectors score far below the maxima": NONE_YET,
-        "non-abelian group: every maximum lies in one isotypic subspace": NONE_YET,
-        "below the critical ratio the maxima memorise": NONE_YET,
-        "Fourier starts are destroyed below p* and kept above it": NONE_YET,
-        "Thm 5: memorisation is focused for x² and spread": NONE_YET,
+        "full Z_M data: every maximum is a single frequency": _ENERGY,
+        "the operand blocks of a maximum have equal norms": _ENERGY,
+        "random unit vectors score far below the maxima": _ENERGY,
+        "non-abelian group: every maximum lies in one isotypic subspace": _ENERGY,
+        "below the critical ratio the maxima memorise": _ENERGY,
+        "Fourier starts are destroyed below p* and kept above it": _ENERGY,
+        "Thm 5: memorisation is focused for x² and spread": _ENERGY,
     },
     "li2-scaling": {
         "sharp transition": NONE_YET,
