@@ -21,6 +21,7 @@ NONE_YET = "none yet"
 _FIG3 = "tests/test_reproduce_li2_fig3.py::"
 _FEATURES = "tests/test_reproduce_muon_features.py::"
 _ENERGY = "tests/test_reproduce_li2_energy.py::test_energy_verdicts_fail_in_their_controls"
+_RIDGE = "tests/test_reproduce_li2_ridge.py::test_lemma1_verdicts_fail_with_widths_swapped_and_large_eta"
 _RECON = "tests/test_reproduce_li2_reconstruction.py::test_reconstruction_verdicts_fail_with_the_nodes_swapped"
 
 CONTROLS: dict[str, dict[str, str]] = {
@@ -71,8 +72,8 @@ CONTROLS: dict[str, dict[str, str]] = {
     "li2-ridge": {
         "with the top layer replaced by its ridge solution every step, the network still groks": NONE_YET,
         "ridge V is slower than a trained V for M = 23 and faster for M ≥ 41": NONE_YET,
-        "Lemma 1: for a wide random first layer G_F(∞) is linear in η": NONE_YET,
-        "G_F(∞) shrinks as the layer widens": NONE_YET,
+        "Lemma 1: for a wide random first layer G_F(∞) is linear in η": _RIDGE,
+        "G_F(∞) shrinks as the layer widens": _RIDGE,
     },
     "li2-complex": {
         "complex weights grok faster than real weights": NONE_YET,
