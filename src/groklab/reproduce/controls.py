@@ -22,6 +22,7 @@ _FIG3 = "tests/test_reproduce_li2_fig3.py::"
 _FEATURES = "tests/test_reproduce_muon_features.py::"
 _ENERGY = "tests/test_reproduce_li2_energy.py::test_energy_verdicts_fail_in_their_controls"
 _RIDGE = "tests/test_reproduce_li2_ridge.py::test_lemma1_verdicts_fail_with_widths_swapped_and_large_eta"
+_REPLAY = "tests/test_reproduce_controls_replayed.py::"
 _RECON = "tests/test_reproduce_li2_reconstruction.py::test_reconstruction_verdicts_fail_with_the_nodes_swapped"
 
 CONTROLS: dict[str, dict[str, str]] = {
@@ -55,9 +56,10 @@ CONTROLS: dict[str, dict[str, str]] = {
         "Thm 8 toy model": MEASUREMENT,
     },
     "li2-zero-init": {
-        "zero init groks earlier than the default init at every training fraction": NONE_YET,
-        "the speed-up is largest with scarce data": NONE_YET,
-        "seed for seed (same split, same W(0)), zero init groks no later": NONE_YET,
+        "zero init groks earlier than the default init at every training fraction": _REPLAY + "test_zero_init_verdicts_fail_with_the_inits_swapped",
+        "the speed-up is largest with scarce data": _REPLAY + "test_zero_init_verdicts_fail_with_the_inits_swapped",
+        "seed for seed (same split, same W(0)), zero init groks no later":
+            _REPLAY + "test_zero_init_verdicts_fail_with_the_inits_swapped",
     },
     "li2-lr": {
         "every run's test accuracy settles within the": NONE_YET,
@@ -66,8 +68,9 @@ CONTROLS: dict[str, dict[str, str]] = {
         "the larger lr ends at nodes of higher energy": NONE_YET,
     },
     "li2-depth": {
-        "deeper networks grok later": NONE_YET,
-        "the bottom layer is near-Fourier after training at every depth": NONE_YET,
+        "deeper networks grok later": _REPLAY + "test_depth_verdicts_fail_with_depths_reversed_and_the_untrained_layer",
+        "the bottom layer is near-Fourier after training at every depth":
+            _REPLAY + "test_depth_verdicts_fail_with_depths_reversed_and_the_untrained_layer",
     },
     "li2-ridge": {
         "with the top layer replaced by its ridge solution every step, the network still groks": NONE_YET,
@@ -76,7 +79,7 @@ CONTROLS: dict[str, dict[str, str]] = {
         "G_F(∞) shrinks as the layer widens": _RIDGE,
     },
     "li2-complex": {
-        "complex weights grok faster than real weights": NONE_YET,
+        "complex weights grok faster than real weights": _REPLAY + "test_complex_verdict_fails_with_the_arms_swapped",
         "complex-initialised weights stay complex through training": NONE_YET,
     },
     "li2-reconstruction": {
