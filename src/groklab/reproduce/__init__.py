@@ -25,6 +25,7 @@ MODULES = {
     "li2-energy": "li2_energy",
     "li2-scaling": "li2_scaling",
     "li2-zero-init": "li2_zero_init",
+    "li2-zero-init-deep": "li2_zero_init_deep",
     "li2-depth": "li2_depth",
     "li2-ridge": "li2_ridge",
     "li2-complex": "li2_complex",

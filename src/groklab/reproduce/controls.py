@@ -61,6 +61,11 @@ CONTROLS: dict[str, dict[str, str]] = {
         "seed for seed (same split, same W(0)), zero init groks no later":
             _REPLAY + "test_zero_init_verdicts_fail_with_the_inits_swapped",
     },
+    "li2-zero-init-deep": {
+        "seed for seed (same split, W(0) and blocks), zero init groks no later":
+            "tests/test_reproduce_li2_zero_init_deep.py::test_quick_mode_and_its_control",
+        "the speed-up of zero init by depth": MEASUREMENT,
+    },
     "li2-lr": {
         "every run's test accuracy settles within the": NONE_YET,
         "generalisation falls as the learning rate rises": NONE_YET,
