@@ -71,3 +71,31 @@ def test_zero_init_verdicts_fail_with_the_inits_swapped():
                           dict(pairs, wins_a=pairs["wins_b"], wins_b=pairs["wins_a"]), zi.FULL, zi.FULL["seeds"])
     assert [v.passed for v in swapped] == [False, False, False]
     assert np.isfinite(list(medians.values())).all()
+
+
+def _lr_members(by_seed: dict, measured_energy: dict | None = None) -> dict:
+    """li2-lr's members per lr (increasing) rebuilt from a report's `by_seed` table."""
+    members = {}
+    for key, table in by_seed.items():
+        if not key.startswith("lr ") or "against" in key:
+            continue
+        lr = float(key[3:])
+        active = measured_energy[key]["active nodes"] if measured_energy else 0.0
+        members[lr] = [dict(test=t, train=1.0, energy=e, energy_active=active)
+                       for t, e in zip(table["final test accuracy"], table["mean node energy"])]
+    return dict(sorted(members.items()))
+
+
+def test_lr_verdicts_fail_with_the_lrs_reversed():
+    """Replayed on the committed full mode (Z127): the accuracy verdict fails as committed, the energy verdict
+    passes, and with the lrs' order reversed the energy verdict fails (its control; the accuracy verdict's control,
+    on the quick mode where it passes, is in test_reproduce_li2.py's li2-lr check)."""
+    from groklab.reproduce.li2_lr import lr_verdicts
+
+    data = _results("li2-lr")
+    members = _lr_members(data["by_seed"], data["verdicts"][3]["measured"])
+    falls, fits, energy = lr_verdicts(members, "")
+    assert (falls.passed, energy.passed) == (data["verdicts"][1]["pass"], data["verdicts"][3]["pass"]) == (False, True)
+    assert energy.measured == data["verdicts"][3]["measured"] and falls.measured == data["verdicts"][1]["measured"]
+    reversed_lrs = dict(zip(members, list(members.values())[::-1]))
+    assert lr_verdicts(reversed_lrs, "")[2].passed is False

@@ -77,6 +77,13 @@ def _check_lr_by_seed(report):
     assert paired["ends below"] == sum(b < a for a, b in zip(smallest, largest)) == 3
     assert paired["ends above"] == paired["tied"] == 0
     assert paired["sign test p (two-sided, ties dropped)"] == 0.25  # 3 of 3 is as far as 3 seeds can go
+    # negative control: the accuracy verdict, recomputed from this table, fails with the lrs' order reversed
+    from groklab.reproduce.li2_lr import lr_verdicts
+    from test_reproduce_controls_replayed import _lr_members
+
+    members = _lr_members(table)
+    assert lr_verdicts(members, "")[0].passed is True
+    assert lr_verdicts(dict(zip(members, list(members.values())[::-1])), "")[0].passed is False
 
 
 def _check_depth_purity_over_training(report):

@@ -68,9 +68,9 @@ CONTROLS: dict[str, dict[str, str]] = {
     },
     "li2-lr": {
         "every run's test accuracy settles within the": NONE_YET,
-        "generalisation falls as the learning rate rises": NONE_YET,
+        "generalisation falls as the learning rate rises": "tests/test_reproduce_li2.py::test_quick_training_reproductions_pass",
         "every run fits its training set": NONE_YET,
-        "the larger lr ends at nodes of higher energy": NONE_YET,
+        "the larger lr ends at nodes of higher energy": _REPLAY + "test_lr_verdicts_fail_with_the_lrs_reversed",
     },
     "li2-depth": {
         "deeper networks grok later": _REPLAY + "test_depth_verdicts_fail_with_depths_reversed_and_the_untrained_layer",
