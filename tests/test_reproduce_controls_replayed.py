@@ -49,6 +49,28 @@ def test_complex_verdict_fails_with_the_arms_swapped():
     assert verdicts(orders, swapped, grokked, imag, 5, "")[0].passed is False
 
 
+
+def test_complexness_verdict_fails_on_real_weights():
+    """The complexness check applied to real first layers (the real arm's kind, and the reference's complex mode,
+    which starts real and stays real) comes out false, as measured on complex ones it passes."""
+    import torch
+
+    from groklab.reproduce.li2_complex import _complexness, verdicts
+
+    data = _results("li2-complex")
+    per_m = data["verdicts"][0]["measured"]
+    orders = [int(key[1:]) for key in per_m]
+    median = {f"{key} {arm}": 1.0 for key in per_m for arm in ("real", "complex")}
+    grokked = {key: 5 for key in median}
+    rows = torch.randn(5, 64, 2 * 23, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    real = {M: [_complexness(W) for W in rows] for M in orders}
+    rotated = {M: [_complexness(W * torch.exp(torch.tensor(0.7j))) for W in rows] for M in orders}  # real times a phase
+    complex_rows = {M: [_complexness(torch.complex(W, torch.randn_like(W))) for W in rows] for M in orders}
+    assert verdicts(orders, median, grokked, complex_rows, 5, "")[1].passed is True
+    assert verdicts(orders, median, grokked, real, 5, "")[1].passed is False
+    assert verdicts(orders, median, grokked, rotated, 5, "")[1].passed is False
+
+
 def test_zero_init_verdicts_fail_with_the_inits_swapped():
     from groklab.reproduce import li2_zero_init as zi
 

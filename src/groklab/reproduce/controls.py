@@ -85,7 +85,7 @@ CONTROLS: dict[str, dict[str, str]] = {
     },
     "li2-complex": {
         "complex weights grok faster than real weights": _REPLAY + "test_complex_verdict_fails_with_the_arms_swapped",
-        "complex-initialised weights stay complex through training": NONE_YET,
+        "complex-initialised weights stay complex through training": _REPLAY + "test_complexness_verdict_fails_on_real_weights",
     },
     "li2-reconstruction": {
         "2M−2 complex Fourier nodes reconstruct Ỹ exactly": _RECON,
