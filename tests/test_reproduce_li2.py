@@ -124,11 +124,31 @@ def test_li2_muon_map_and_mechanism_are_measured_and_thm8_holds(tmp_path, capsys
     mech = next(v for c, v in by_claim.items() if "covers more features" in c)["measured"]
     final = {K: float(mech[f"Z23 K={K}"]["adam mean/final"].split(" / ")[1]) for K in (5, 11, 44)}
     assert final[5] <= 5 and final[5] < final[44] and final[44] >= 9  # at most one frequency per node
+    # negative controls on the per-seed numbers: Muon against itself has no cell beyond 2 s.e. on the map and covers
+    # no more than itself, so both verdicts fail there
+    _check_muon_against_itself(report)
     # a second run reads the stored runs back: same verdict, no retraining
     assert main(["reproduce", "li2-muon", "--quick", "--json", "--store", store_path,
                  "--out", str(tmp_path / "again")]) in (None, 0)
     again = json.loads(capsys.readouterr().out)
     assert again["verdicts"] == json.loads(json.dumps(report["verdicts"], default=str))
+
+
+def _check_muon_against_itself(report):
+    from groklab.reproduce import li2_muon
+    from groklab.reproduce import li2_muon_map as mp
+
+    arms = {label: mp.Arm(a["lr"], np.array(a["loss"]), np.array(a["acc"]), np.array(a["grok"]), np.array(a["grokked"]))
+            for label, a in report["arms"].items()}
+    settings = mp.design(li2_muon.QUICK["orders"], li2_muon.QUICK["axes"])
+    itself = [mp.compare(arms[f"{s.label} | muon"], arms[f"{s.label} | muon"]) for s in settings]
+    assert li2_muon._map_verdict(settings, itself, li2_muon.QUICK, 2).passed is False
+    widths = {M: sorted((s for s in settings if s.M == M and s.axis in ("base", "K")), key=lambda s: s.K)
+              for M in li2_muon.QUICK["orders"]}
+    cover = {(M, s.K, kind): {"mean": np.array(report["coverage"][f"Z{M} K={s.K} muon"]),
+                              "final": np.array(report["coverage"][f"Z{M} K={s.K} muon"])}
+             for M, v in widths.items() for s in v for kind in ("adam", "muon")}
+    assert li2_muon._mechanism_verdict(widths, cover).passed is False
 
 
 def test_map_design_is_one_axis_at_a_time():

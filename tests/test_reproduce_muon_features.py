@@ -37,13 +37,6 @@ def test_quick_mode_compares_the_optimizers_feature_acquisition(capsys, tmp_path
     matched = next(v for v in report["verdicts"] if "matched progress" in v["claim"])
     assert matched["pass"] is None and "cannot be matched" in matched["reason"]  # AdamW does not grok here
     assert all(r["coverage_series"] for r in runs.values())
-    # negative control: the same check on a run that never grokked (AdamW on add mod 31) fails
-    import pandas as pd
-    from groklab.reproduce.muon_features import key_irreps_verdict
-
-    adamw = pd.DataFrame([runs[("add mod 31", "adamw")]])
-    assert adamw["grok_epoch"].isna().all()
-    assert key_irreps_verdict(adamw).passed in (False, None)
     verdict = json.loads((tmp_path / "out" / "verdict.json").read_text())
     assert verdict["verdicts"] == report["verdicts"]
 

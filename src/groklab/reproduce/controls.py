@@ -23,6 +23,7 @@ _FEATURES = "tests/test_reproduce_muon_features.py::"
 _ENERGY = "tests/test_reproduce_li2_energy.py::test_energy_verdicts_fail_in_their_controls"
 _RIDGE = "tests/test_reproduce_li2_ridge.py::test_lemma1_verdicts_fail_with_widths_swapped_and_large_eta"
 _REPLAY = "tests/test_reproduce_controls_replayed.py::"
+_MUON_ITSELF = "tests/test_reproduce_li2.py::test_li2_muon_map_and_mechanism_are_measured_and_thm8_holds"
 _RECON = "tests/test_reproduce_li2_reconstruction.py::test_reconstruction_verdicts_fail_with_the_nodes_swapped"
 
 CONTROLS: dict[str, dict[str, str]] = {
@@ -51,8 +52,8 @@ CONTROLS: dict[str, dict[str, str]] = {
         "the boundary p* decreases with |G|": NONE_YET,
     },
     "li2-muon": {
-        "at small K Muon reaches a lower test loss than Adam": NONE_YET,
-        "Muon covers more features with fewer nodes": NONE_YET,
+        "at small K Muon reaches a lower test loss than Adam": _MUON_ITSELF,
+        "Muon covers more features with fewer nodes": _MUON_ITSELF,
         "Thm 8 toy model": MEASUREMENT,
     },
     "li2-zero-init": {

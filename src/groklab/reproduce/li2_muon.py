@@ -74,6 +74,10 @@ def run(ctx) -> list[Verdict]:
     cover = {(s.M, s.K, kind): _coverage(store, arms[f"{s.label} | {kind}"], s.M, mode)
              for M, v in widths.items() for s in v for kind in ("adam", "muon")}
 
+    # per-seed numbers behind every verdict, so they can be recomputed (and controlled) without the store
+    ctx.extra["arms"] = {label: {"lr": arm.lr, "loss": arm.loss.tolist(), "acc": arm.acc.tolist(),
+                                 "grok": arm.grok.tolist(), "grokked": arm.grokked.tolist()} for label, arm in arms.items()}
+    ctx.extra["coverage"] = {f"Z{M} K={K} {kind}": c["mean"].tolist() for (M, K, kind), c in cover.items()}
     ctx.echo("  Thm 8: coupon-collector simulation")
     mu = np.linspace(1.0, 2.0, THM8["L"])
     indep = simulate_collection(mu, THM8["a"], nodes=20000, trials=THM8["trials"], seed=0)
