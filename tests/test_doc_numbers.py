@@ -24,6 +24,9 @@ ROWS = [
     (README, "li2-energy.json", "verdicts/2/measured/Z71/99th percentile E_random / min E*", "3.9 % at Z71 and Z72", "3.9", 100),
     (README, "li2-energy.json", "verdicts/2/measured/Z72/99th percentile E_random / min E*", "3.9 % at Z71 and Z72", "3.9", 100),
     (README, "li2-energy.json", "verdicts/4/measured/max purity of maxima", "the maxima memorise (purity ≤ 0.06)", "0.06", 1),
+    # li2-reconstruction
+    (README, "li2-reconstruction.json", "verdicts/0/measured/Z127", "reconstruct Z23/Z71/Z127 to 2e-14", "2e-14", 1),
+    (README, "li2-reconstruction.json", "verdicts/2/measured/Z71/2M−2", "2M−2 real nodes fail (0.58)", "0.58", 1),
     # li2-scaling (full search)
     (README, "li2-scaling-search.json", "verdicts/2/measured/fitted c", "fitted c = 2.637", "2.637", 1),
     (README, "li2-scaling-search.json", "verdicts/2/measured/95% CI/0", "95 % CI 2.55–2.72", "2.55", 1),

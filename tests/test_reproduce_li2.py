@@ -62,6 +62,13 @@ def test_quick_training_reproductions_pass(name, tmp_path):
         _check_depth_purity_over_training(report)
     if name == "li2-lr":
         _check_lr_by_seed(report)
+    if name == "li2-ridge":  # negative control of Figs. 12–13's order: the two top layers swapped
+        from groklab.reproduce.li2_ridge import order_verdict
+
+        medians = {int(k[1:]): v for k, v in report["verdicts"][1]["measured"].items()}
+        trained = {M: float(v["trained V"]) for M, v in medians.items()}
+        ridge = {M: float(v["ridge V"]) for M, v in medians.items()}
+        assert order_verdict(trained, ridge).passed is True and order_verdict(ridge, trained).passed is False
 
 
 def _check_lr_by_seed(report):

@@ -80,7 +80,8 @@ CONTROLS: dict[str, dict[str, str]] = {
     },
     "li2-ridge": {
         "with the top layer replaced by its ridge solution every step, the network still groks": NONE_YET,
-        "ridge V is slower than a trained V for M = 23 and faster for M ≥ 41": NONE_YET,
+        "ridge V is slower than a trained V for M = 23 and faster for M ≥ 41":
+            "tests/test_reproduce_li2.py::test_quick_training_reproductions_pass",
         "Lemma 1: for a wide random first layer G_F(∞) is linear in η": _RIDGE,
         "G_F(∞) shrinks as the layer widens": _RIDGE,
     },
