@@ -46,7 +46,7 @@ def test_all_registered():
 @pytest.mark.parametrize("name", ["li2-reconstruction", "li2-energy"])
 def test_quick_theory_reproductions_pass(name, tmp_path):
     report, _ = _run(name, tmp_path)
-    failed = [v for v in report["verdicts"] if not v["pass"]]
+    failed = [v for v in report["verdicts"] if v["pass"] is False]  # measurements (null) are not judged
     assert not failed, failed
     assert report["pass"] is True
 
@@ -55,7 +55,7 @@ def test_quick_theory_reproductions_pass(name, tmp_path):
 @pytest.mark.parametrize("name", ["li2-scaling", "li2-zero-init", "li2-lr", "li2-depth", "li2-ridge"])
 def test_quick_training_reproductions_pass(name, tmp_path):
     report, store_path = _run(name, tmp_path)
-    failed = [v for v in report["verdicts"] if not v["pass"]]
+    failed = [v for v in report["verdicts"] if v["pass"] is False]  # measurements (null) are not judged
     assert not failed, failed
     assert not Store(store_path).runs().empty  # the runs went through the store
     if name == "li2-depth":

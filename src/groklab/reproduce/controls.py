@@ -32,7 +32,7 @@ CONTROLS: dict[str, dict[str, str]] = {
         "wd 0 does not grok": _FIG3 + "test_fig3_verdicts_fail_with_the_arms_swapped",
         "‖G_F‖ rises early and stays more elevated with weight decay": _FIG3 + "test_fig3_verdicts_fail_with_the_arms_swapped",
         "V's update direction settles before W's": _FIG3 + "test_v_before_w_fails_with_the_layers_swapped",
-        "F̃ᵀF̃ stays near-diagonal": NONE_YET,
+        "F̃ᵀF̃ stays near-diagonal": MEASUREMENT,
         "stages I < II < III in the grokking arm": _FIG3 + "test_stage_verdict_fails_on_the_wd0_arm_and_with_arms_swapped",
     },
     "li2-energy": {

@@ -17,7 +17,8 @@ wd 2e-4 vs wd 0: 0.060 vs 0.027 (the loss trained), 0.059 vs 0.040 (paper centri
 for the reference dF_norm, which ends *higher* without weight decay; all three are reported.
 V's update direction settles before W's (settled: 1 − cos of consecutive updates ≤ 1e-3·k², k the
 diagnostic spacing, for 20 epochs). F̃ᵀF̃ stays near-diagonal (largest mean|off-diag|/mean|diag|, on 256
-sampled nodes; paper: within ≈ 8 %; measured ≤ 0.035). The FFᵀ distance from aI + b11ᵀ is reported,
+sampled nodes; paper: within ≈ 8 %; measured ≤ 0.035) is a measurement, not a verdict: random features start
+that near-diagonal (0.026 at initialisation in the quick run) and stay so without weight decay too. The FFᵀ distance from aI + b11ᵀ is reported,
 not judged: it reaches 0.13 (300 epochs) to 0.16 (1000) with weight decay, above the paper's ≤ 8 %.
 Stages ordered I < II < III in every grokking member, each onset found on its own over the whole run
 (`groklab.li2.stages`: thresholds calibrated on Z23/Z29 runs, never on these Z71 runs) and recomputed from the
@@ -126,7 +127,7 @@ def _measures(members: pd.DataFrame, wide: pd.DataFrame, every: int) -> pd.DataF
                          late_peak_ref=_late_over_peak(wide, m["run_id"], "li2.gf_norm_ref"),
                          v_settle=_settle(wide, m["run_id"], "li2.dV_cos", every),
                          w_settle=_settle(wide, m["run_id"], "li2.dW_cos", every),
-                         offdiag_max=off.max(), ff_max=ff.max()))
+                         offdiag_max=off.max(), offdiag_init=off[0], ff_max=ff.max()))
     return pd.DataFrame(rows).set_index("run_id")
 
 
@@ -168,9 +169,12 @@ def _verdicts(members: pd.DataFrame, measures: pd.DataFrame, s: dict) -> list[Ve
                        "V settles first in most seeds (Stage I is the top layer fitting)", first > len(order) / 2))
     out.append(Verdict("F̃ᵀF̃ stays near-diagonal", setting,
                        {"max_offdiag_ratio": round(float(measures["offdiag_max"].max()), 4),
+                        "max_offdiag_ratio_wd0": round(float(mz["offdiag_max"].max()), 4),
+                        "offdiag_ratio_at_init": round(float(measures["offdiag_init"].max()), 4),
                         "max_FFt_distance_from_aI+b11T": round(float(measures["ff_max"].max()), 4)},
-                       f"mean|off-diag| / mean|diag| ≤ {KERNEL_LIMIT} at every epoch (paper: within ≈ 8 %)",
-                       float(measures["offdiag_max"].max()) <= KERNEL_LIMIT))
+                       f"mean|off-diag| / mean|diag| ≤ {KERNEL_LIMIT} at every epoch (paper: within ≈ 8 %)", None,
+                       "random features start near-diagonal (the ratio at initialisation is already of this size) and "
+                       "stay so with and without weight decay: no setting of this reproduction could make it fail"))
     out.append(stage_verdict(list(wd["stages"]), list(wd["grok_epoch"]), list(zero["stages"]), setting))
     return out
 
