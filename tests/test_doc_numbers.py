@@ -135,3 +135,20 @@ def test_every_results_file_is_quoted_or_is_a_fixture():
     fixtures = {"li2-stage-calibration.json"}  # series the tests replay, not a reproduction's results
     extra = {"li2-depth-stopped.json", "muon-grokking-medium-add-div.json"}  # side runs the docs describe in words
     assert files - quoted - fixtures - extra == set(), files - quoted - fixtures - extra
+
+
+def test_the_readme_lists_every_reproduction_whose_committed_verdict_fails():
+    """"… claims do not reproduce as stated" follows the data: every results file with a failing verdict is named
+    there (li2-depth-stopped is a side run, stopped at the grok, whose purity check fails by design)."""
+    text = (ROOT / README).read_text()
+    section = text[text.index("do not reproduce as stated"):text.index("### One figure per reproduction")]
+    named = set(re.findall(r"^- \*\*([a-z0-9-]+)\*\*", section, flags=re.M))
+    failing = set()
+    for path in (ROOT / "docs/results").glob("*.json"):
+        data = json.loads(path.read_text())
+        if path.stem != "li2-depth-stopped" and any(v["pass"] is False for v in data.get("verdicts", [])):
+            failing.add(data["name"])
+    assert failing == named, (failing, named)
+    words = {"Three": 3, "Four": 4, "Five": 5, "Six": 6, "Seven": 7}
+    first = text[text.rindex("\n", 0, text.index("do not reproduce as stated")) + 1:].split()[0]
+    assert words.get(first) == len(named), (first, named)
