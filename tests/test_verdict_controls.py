@@ -20,16 +20,19 @@ UNCONTROLLED = 13
 
 
 def _claims_in_source(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    constants = {t.id: n.value.value for n in tree.body if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant)
+                 for t in n.targets if isinstance(t, ast.Name) and isinstance(n.value.value, str)}
     claims = []
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Verdict" and node.args:
             first = node.args[0]
             if isinstance(first, ast.Constant):
                 claims.append(first.value)
             elif isinstance(first, ast.JoinedStr) and isinstance(first.values[0], ast.Constant):
                 claims.append(first.values[0].value)  # the constant start of an f-string
-            elif isinstance(first, ast.Name):
-                continue  # a claim held in a variable is checked through the committed results only
+            elif isinstance(first, ast.Name) and first.id in constants:
+                claims.append(constants[first.id])  # a module-level constant
     return claims
 
 

@@ -32,6 +32,7 @@ MODULES = {
     "li2-lr": "li2_lr",
     "li2-muon": "li2_muon",
     "li2-fig3": "li2_fig3",
+    "li2-interactive": "li2_interactive",
     "muon-features": "muon_features",
 }
 

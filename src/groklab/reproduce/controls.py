@@ -35,6 +35,9 @@ CONTROLS: dict[str, dict[str, str]] = {
         "F̃ᵀF̃ stays near-diagonal": MEASUREMENT,
         "stages I < II < III in the grokking arm": _FIG3 + "test_stage_verdict_fails_on_the_wd0_arm_and_with_arms_swapped",
     },
+    "li2-interactive": {
+        "G_F's update puts more than the missing irreps' share": "tests/test_reproduce_li2_interactive.py::test_verdict_and_its_control",
+    },
     "li2-energy": {
         "full Z_M data: every maximum is a single frequency": _ENERGY,
         "the operand blocks of a maximum have equal norms": _ENERGY,
