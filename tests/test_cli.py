@@ -103,3 +103,5 @@ def test_verdict_text_is_one_line_when_short_and_a_tree_when_long():
     assert sum(line.startswith("          Z") for line in lines) == len(cells)
     assert "          Z41 K=2: loss: +0.0020 ± 0.01 (tie), grok epoch: +0 ± 0 (tie)" in lines
     assert lines[-1] == "        claim holds at: nowhere"
+    measurement = dict(short, **{"pass": None}, reason="no setting could make it fail")
+    assert verdict_text(measurement).startswith("  [MEASURED] c (not judged: no setting could make it fail): measured")

@@ -58,6 +58,8 @@ def test_a_grokked_z31_transformer_computes_with_its_key_frequencies(grokked):
         assert last[f"features.excluded_loss_{split}"] > 5 * full  # without them ...
         assert last[f"features.excluded_loss_{split}"] > 0.9 * math.log(31)  # ... the logits are at chance
     assert last["features.key_count"] <= 8 < first["features.key_count"]  # few frequencies after, most at init
+    # the losses keep or remove the unembedding's key irreps, at most half of the 15: the check can fail
+    assert 1 <= last["features.loss_key_count"] <= 7 and first["features.loss_key_count"] <= 7
     assert last["features.key_power"] >= 0.9 and last["features.covered"] >= 3
     assert first["features.covered"] == 0  # at init no FFN neuron is one frequency
 
@@ -74,6 +76,7 @@ def test_features_command_reports_the_key_frequencies_of_the_grokked_embedding(c
     assert 1 <= len(emb["key_irreps"]) == emb["key_count"] <= 8 and 0.9 <= emb["key_power"] <= 1
     assert all(label.startswith("k=") for label in emb["key_irreps"])
     assert out["losses"]["excluded_test"] > 5 * out["losses"]["full_test"]
+    assert 1 <= len(out["loss_key_irreps"]) <= 7 and set(out["loss_key_irreps"]) <= set(out["unembedding"]["key_irreps"])
     # the issue's statement: ≥ 60 % of the non-trivial power in ≤ 8 frequencies (it needs 9 of 15 at init)
     group = get_group("Z31")
     for epoch, most in ((300, 8), (0, None)):
@@ -85,6 +88,28 @@ def test_features_command_reports_the_key_frequencies_of_the_grokked_embedding(c
     assert set(out["neurons"]["covered"]) & set(emb["key_irreps"])
     text = run(capsys, "features", member["run_id"][:8], "--store", store, "--epoch", "0")
     assert text[0] == 0 and "key irreps" in text[1] and "epoch 0" in text[1]
+
+
+def test_the_key_irreps_check_fails_at_initialisation(grokked):
+    """Negative control of muon-features' "the key irreps carry the computation": the same check on the same run
+    at initialisation (nothing learned, the loss key set still at most half of the irreps) comes out false,
+    while at the end of training it holds."""
+    import pandas as pd
+
+    from groklab.li2.snapshot_features import run_features
+    from groklab.reproduce.muon_features import key_irreps_verdict
+
+    store, member = grokked
+
+    def row(epoch):
+        out = run_features(Store(store), member["run_id"], epoch)
+        loss = out["losses"]
+        return dict(task="add mod 31", optimizer="adamw", seed=1, irreps=15, key_count_final=out["embedding"]["key_count"],
+                    loss_key_count=len(out["loss_key_irreps"]), loss_test=loss["full_test"],
+                    restricted_test=loss["restricted_test"], excluded_test=loss["excluded_test"])
+
+    assert key_irreps_verdict(pd.DataFrame([row(300)])).passed is True
+    assert key_irreps_verdict(pd.DataFrame([row(0)])).passed is False
 
 
 def test_a_transformer_learns_composition_in_a_nonabelian_group_through_the_cli(capsys, tmp_path):

@@ -58,8 +58,9 @@ def print_transformer(r: dict) -> None:
         typer.echo(f"  FFN neurons (last block): {n['active']}/{n['neurons']} active, covering {n['covered_count']}/"
                    f"{n['irreps']} irreps: {', '.join(n['covered']) or 'none'}")
     loss = r["losses"]
-    typer.echo(f"  loss train/test: full {loss['full_train']:.4g}/{loss['full_test']:.4g}, restricted to the key irreps "
-               f"{loss['restricted_train']:.4g}/{loss['restricted_test']:.4g}, key irreps excluded "
+    typer.echo(f"  loss key irreps (the unembedding's, at most half): {', '.join(r['loss_key_irreps']) or 'none'}")
+    typer.echo(f"  loss train/test: full {loss['full_train']:.4g}/{loss['full_test']:.4g}, restricted to them "
+               f"{loss['restricted_train']:.4g}/{loss['restricted_test']:.4g}, them excluded "
                f"{loss['excluded_train']:.4g}/{loss['excluded_test']:.4g}")
     typer.echo(f"  {'irrep':>8} {'d':>2} {'embedding':>10} {'unembedding':>12} {'neurons':>8}")
     held = {row["irrep"]: row["neurons"] for row in (r["neurons"] or {}).get("per_irrep", [])}

@@ -64,7 +64,8 @@ ONE_LINE = 160  # a verdict whose measured value prints longer than this is laid
 def verdict_text(v: dict) -> str:
     """One line per verdict when it reads on one line; otherwise the measured dict as an indented tree
     (a map of 33 cells on one line is a wall of text)."""
-    head = f"  [{'PASS' if v['pass'] else 'FAIL'}] {v['claim']}"
+    mark = "MEASURED" if v["pass"] is None else "PASS" if v["pass"] else "FAIL"
+    head = f"  [{mark}] {v['claim']}" + (f" (not judged: {v['reason']})" if v.get("reason") else "")
     if not isinstance(v["measured"], dict) or len(str(v["measured"])) <= ONE_LINE:
         return f"{head}: measured {v['measured']}, expected {v['expected']}  ({v['setting']})"
     return "\n".join([f"{head}", f"      expected: {v['expected']}", f"      setting: {v['setting']}",

@@ -11,6 +11,8 @@
     gf_eta_scan / reconstruction_curve / random_nodes / random_energies / critical_ratio_theorem   (li2.scans)
     node_spectra / classify_nodes / coverage / coverage_over_training / missing_features (Thm 7)   (li2.features)
     backprop_gradient / gradient_stats / kernel_offdiag_ratio / update_cosine / sign_match   (li2.diagnostics: G_F, Thm 6)
+    node_gradient / learned_missing_power                 Thm 7 in training: G_F's update on learned vs missing irreps   (li2.interactive)
+    segment / StageRule                                    the three stages, each onset on its own   (li2.stages)
 
 Energies are the definition as written, E = ½‖Ỹᵀσ(Xw)‖² (Z_M: M/4 per complex frequency, M/2 for
 k = M/2); `paper_constants=True` gives the paper's 4× smaller numbers (docs/li2-quantities.md#energy-normalisation).

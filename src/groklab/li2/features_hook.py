@@ -7,12 +7,14 @@ chunks) and returns these [S] tensors (definitions in docs/transformer-features.
     features.key_power              share of the embedding's non-trivial power in its key irreps
     features.key_count              number of key irreps of the embedding (fewest holding KEY_FRACTION)
     features.unembed_key_power      the same share for the unembedding (head rows over the classes)
+    features.loss_key_count         irreps the restricted/excluded losses keep or remove: the unembedding's key
+                                    irreps, at most half of the non-trivial ones (`loss_key_irreps`)
     features.covered                irreps held by an active last-block FFN neuron of purity ≥ 0.5   [arity 2]
     features.loss_train, features.loss_test                  the run's loss on the unmodified logits
     features.restricted_loss_train, features.restricted_loss_test   logits kept in the trivial + key irreps
     features.excluded_loss_train, features.excluded_loss_test       logits with the key irreps removed
 
-The key irreps are those of the embedding *at that call*, so each point is a statement about the model as it
+The key irreps are those of the embedding (the losses': the unembedding) *at that call*, so each point is a statement about the model as it
 is then (a post-hoc analysis could fix the final key set instead). All losses are computed here, in eval mode
 and float64 logits, so the three are comparable (the logged train loss is train-mode, with dropout). Each
 member's train and test rows are its own split (`tasks.build.split_for` with its seed), so a packed member's
@@ -28,7 +30,7 @@ from groklab.li2 import transformer_features as T
 from groklab.train.hooks import register_hooks
 
 CHUNK_ELEMENTS = 2**24  # members × rows × FFN width per forward chunk (bounds the neuron activations' memory)
-KEYS = ("features.key_power", "features.key_count", "features.unembed_key_power", "features.covered",
+KEYS = ("features.key_power", "features.key_count", "features.unembed_key_power", "features.loss_key_count", "features.covered",
         "features.loss_train", "features.loss_test", "features.restricted_loss_train", "features.restricted_loss_test",
         "features.excluded_loss_train", "features.excluded_loss_test")
 
@@ -78,17 +80,18 @@ class FeaturesHook:
 
         params = {"embed": model.embed.detach(), "head": model.head.detach(), "final_norm": model.final_norm.detach()}
         key = T.key_irreps(T.table_spectrum(group, T.embedding_table(params, group)))
-        unembed = T.key_irreps(T.table_spectrum(group, T.unembedding_table(params, group)))
+        unembed_power = T.table_spectrum(group, T.unembedding_table(params, group))
+        unembed, kept = T.key_irreps(unembed_power), T.loss_key_irreps(unembed_power)
         out = {"features.key_power": key["key_power"], "features.key_count": key["count"].to(torch.float64),
-               "features.unembed_key_power": unembed["key_power"]}
+               "features.unembed_key_power": unembed["key_power"], "features.loss_key_count": kept["count"].to(torch.float64)}
         if self.grid:
             n = group.order
             # one member at a time: the neuron spectra's Fourier transforms are |G|³·F complex values per member
             counts = [T.classify_neurons(T.neuron_spectra(group, acts[s].view(n, n, -1)))["count"] for s in range(S)]
             out["features.covered"] = torch.stack(counts).to(torch.float64)
 
-        variants = {"": logits, "restricted_": T.restricted_logits(group, logits, key["mask"]),
-                    "excluded_": T.excluded_logits(group, logits, key["mask"])}
+        variants = {"": logits, "restricted_": T.restricted_logits(group, logits, kept["mask"]),
+                    "excluded_": T.excluded_logits(group, logits, kept["mask"])}
         labels = self.labels.to(device)
         for split, rows in self.rows.items():
             index = torch.stack(rows).to(device)  # [S, m]: members' splits have equal sizes (train/setup.py)

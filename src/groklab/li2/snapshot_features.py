@@ -76,8 +76,9 @@ def run_features(store, run_id: str, epoch: int | None = None) -> dict:
     n = group.order
     neurons = T.neuron_summary(group, acts[0].view(n, n, -1)) if task.arity == 2 and len(task) == n * n else None
 
-    mask = torch.zeros(len(embedding["spectrum"]), dtype=torch.bool)
-    mask[[i for i, r in enumerate(embedding["spectrum"]) if r["key"]]] = True
+    kept = T.loss_key_irreps(T.table_spectrum(group, T.unembedding_table(params, group)))
+    mask = kept["mask"].cpu()
+    labels = T.irrep_labels(group)
     loss_fn = get_loss(cfg.loss.kind, centring=cfg.loss.centring, dtype=cfg.loss.dtype)
     split = split_for(cfg.task, task, int(row["seed"]) if row.get("seed") is not None else cfg.member_seeds()[0])
     variants = {"full": logits, "restricted": T.restricted_logits(group, logits, mask),
@@ -90,4 +91,4 @@ def run_features(store, run_id: str, epoch: int | None = None) -> dict:
             losses[f"{kind}_{name}"] = round(float(loss_fn(z[:, index].to(torch.float64), y)[0]), 6)
     return dict(run=row["run_id"], model="transformer", task=task.name, group=group.name, member=int(row["member"]),
                 epoch=chosen, key_fraction=T.KEY_FRACTION, embedding=embedding, unembedding=unembedding,
-                neurons=neurons, losses=losses)
+                neurons=neurons, losses=losses, loss_key_irreps=[labels[r] for r in torch.nonzero(mask).flatten().tolist()])

@@ -20,8 +20,9 @@ function sum to its squared norm. Definitions (docs/transformer-features.md):
     covered irreps        non-trivial real irreps that are the dominant irrep (largest non-trivial power)
                           of an active neuron (non-trivial power ≥ ¼ of the largest) holding ≥ 0.5 of its
                           non-trivial power there
-    restricted logits     the logits' components along the class axis in the trivial and key irreps'
-                          isotypic subspaces; excluded logits: the logits minus their key components
+    restricted logits     the logits' components along the class axis in the trivial and loss key irreps'
+                          isotypic subspaces (the unembedding's key irreps, at most LOSS_KEY_CAP of the
+                          non-trivial ones); excluded logits: the logits minus their key components
 
 Every function takes torch tensors with any leading (member) axes and returns tensors on their device.
 """
@@ -40,6 +41,10 @@ from groklab.groups import fourier_transform, inverse_fourier_transform, real_ir
 # them all (within 10 %), while the embedding at initialisation needs 14 of 15. Much closer to 1 the set
 # would sweep in the thin noise floor that weight decay never removes (docs/transformer-features.md).
 KEY_FRACTION = 0.9
+# The key set of the restricted/excluded losses is the unembedding's (the classes are what the logits are over),
+# capped at this share of the non-trivial irreps: a set holding (nearly) every irrep makes the restricted loss
+# the full loss and the excluded loss chance by identity (a width-128 embedding needs 43 of 48 frequencies).
+LOSS_KEY_CAP = 0.5
 NEURON_PURITY = 0.5  # a neuron holds an irrep when at least half of its non-trivial power is there
 ACTIVE_NEURON = 0.25  # active: non-trivial power ≥ ¼ of the largest (weight decay shrinks unused neurons)
 # Largest group order analysed: the neuron table is |G|² × F values per member (at 256 and F = 512,
@@ -67,10 +72,11 @@ def table_spectrum(group, table: torch.Tensor) -> torch.Tensor:
     return real_irrep_power(group, table.to(torch.float64).transpose(-1, -2)).sum(-2)
 
 
-def key_irreps(power: torch.Tensor, fraction: float = KEY_FRACTION) -> dict[str, torch.Tensor]:
+def key_irreps(power: torch.Tensor, fraction: float = KEY_FRACTION, max_count: int | None = None) -> dict[str, torch.Tensor]:
     """The key set of a spectrum [..., R] (index 0 is the trivial irrep): `mask` [..., R] bool, `count` [...],
     `key_power` [...] (share of the non-trivial power in the key set; NaN when there is none), `trivial`
-    [...] (the trivial irrep's share of all power). Ties keep irrep order."""
+    [...] (the trivial irrep's share of all power). Ties keep irrep order. `max_count` caps the set (its
+    key power then falls short of `fraction` when more irreps would be needed)."""
     power = torch.as_tensor(power).to(torch.float64)
     rest = power[..., 1:].clamp_min(0)
     total = rest.sum(-1, keepdim=True)
@@ -78,13 +84,20 @@ def key_irreps(power: torch.Tensor, fraction: float = KEY_FRACTION) -> dict[str,
     share = ordered.cumsum(-1) / total.clamp_min(1e-300)
     # the smallest prefix reaching the fraction (tolerance: a share of exactly `fraction` counts)
     count = (share < fraction - 1e-12).sum(-1) + 1
-    count = torch.where(total[..., 0] > 0, count.clamp(max=rest.shape[-1]), torch.zeros_like(count))
+    count = count.clamp(max=rest.shape[-1] if max_count is None else max(1, min(int(max_count), rest.shape[-1])))
+    count = torch.where(total[..., 0] > 0, count, torch.zeros_like(count))
     ranks = torch.arange(rest.shape[-1], device=power.device).expand_as(rest)
     chosen = torch.zeros_like(rest, dtype=torch.bool).scatter(-1, order, ranks < count.unsqueeze(-1))
     mask = torch.cat([torch.zeros_like(chosen[..., :1]), chosen], dim=-1)
     key_power = (rest * chosen).sum(-1) / total[..., 0]
     trivial = power[..., 0] / power.sum(-1).clamp_min(1e-300)
     return {"mask": mask, "count": count, "key_power": key_power, "trivial": trivial}
+
+
+def loss_key_irreps(unembedding_power: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The key set of the restricted/excluded losses: the unembedding's key irreps, at most LOSS_KEY_CAP of the
+    non-trivial irreps (`key_irreps`' fields)."""
+    return key_irreps(unembedding_power, max_count=int(LOSS_KEY_CAP * (unembedding_power.shape[-1] - 1)))
 
 
 def complex_mask(group, real_mask: torch.Tensor) -> torch.Tensor:

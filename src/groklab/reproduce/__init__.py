@@ -26,29 +26,36 @@ MODULES = {
     "li2-energy": "li2_energy",
     "li2-scaling": "li2_scaling",
     "li2-zero-init": "li2_zero_init",
+    "li2-zero-init-deep": "li2_zero_init_deep",
     "li2-depth": "li2_depth",
     "li2-ridge": "li2_ridge",
     "li2-complex": "li2_complex",
     "li2-lr": "li2_lr",
     "li2-muon": "li2_muon",
     "li2-fig3": "li2_fig3",
+    "li2-interactive": "li2_interactive",
     "muon-features": "muon_features",
 }
 
 
 @dataclass
 class Verdict:
-    """One checked claim: what was measured against what the paper expects."""
+    """One checked claim: what was measured against what the paper expects. `passed` None makes it a
+    measurement, not a verdict (no setting exists in which the check could come out false); `reason` says why."""
 
     claim: str
     setting: str
     measured: Any
     expected: Any
-    passed: bool
+    passed: bool | None
+    reason: str | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["pass"] = bool(d.pop("passed"))
+        passed = d.pop("passed")
+        d["pass"] = None if passed is None else bool(passed)
+        if d["reason"] is None:
+            d.pop("reason")
         return d
 
 
@@ -124,7 +131,7 @@ def reproduce(name: str, *, quick: bool, out: Path, store_path: str, seeds: int 
         "claim": module.CLAIM,
         "mode": "quick" if quick else "medium" if medium else "full",
         "verdicts": [v.to_dict() for v in verdicts],
-        "pass": all(v.passed for v in verdicts),
+        "pass": all(v.passed for v in verdicts if v.passed is not None),  # measurements (None) are not judged
         "figures": [str(p) for p in ctx.figures],
     }
     report.update({k: v for k, v in ctx.extra.items() if k not in report})

@@ -57,8 +57,15 @@ def run(ctx) -> list[Verdict]:
     orders = list(mode["epochs"])
     setting = (f"Z_M, K = 256, x², class-centred MSE, Adam 5e-3, wd 5e-5, 20 % test, {seeds} seeds, members stop "
                f"at their grok; budgets {', '.join(f'Z{M} {e}' for M, e in mode['epochs'].items())} epochs")
+    grokked = {label: int(np.isfinite(g).sum()) for label, g in grok.items()}
+    return verdicts(orders, median, grokked, imag, seeds, setting)
+
+
+def verdicts(orders, median: dict, grokked: dict, imag: dict, seeds: int, setting: str) -> list[Verdict]:
+    """The two verdicts from the median grok epochs and grokked counts per "Z{M} {arm}" and the complex runs'
+    complexness per M."""
     per_m = {f"Z{M}": {arm: {"median grok epoch": _fmt(median[f"Z{M} {arm}"]),
-                             "grokked": f"{int(np.isfinite(grok[f'Z{M} {arm}']).sum())}/{seeds}"} for arm in ARMS}
+                             "grokked": f"{grokked[f'Z{M} {arm}']}/{seeds}"} for arm in ARMS}
              for M in orders}
     faster = all(median[f"Z{M} complex"] < median[f"Z{M} real"] for M in orders)
     return [

@@ -58,11 +58,16 @@ def run(ctx) -> list[Verdict]:
         for k, (epochs, p) in over_training.items()}
 
     labels = [c.label for c in trained]
-    all_grok = all(np.isfinite(grok[k]).all() for k in labels)
+    setting = (f"{mode['group']}, ReLU, K = {trained[0].cfg.model.width}, p = {mode['fraction']}, Adam 5e-3, wd 1e-3, "
+               f"{seeds} seeds; median first epoch with test acc ≥ 0.95")
+    return verdicts(labels, median, all(np.isfinite(grok[k]).all() for k in labels), purity, purity0, setting)
+
+
+def verdicts(labels: list[str], median: dict, all_grok: bool, purity: dict, purity0: dict, setting: str) -> list[Verdict]:
+    """The two verdicts from the median grok epochs and the bottom layer's purity (trained, at init) by depth,
+    `labels` in depth order."""
     return [
-        Verdict("deeper networks grok later",
-                f"{mode['group']}, ReLU, K = {trained[0].cfg.model.width}, p = {mode['fraction']}, Adam 5e-3, wd 1e-3, "
-                f"{seeds} seeds; median first epoch with test acc ≥ 0.95",
+        Verdict("deeper networks grok later", setting,
                 {k: (int(v) if np.isfinite(v) else "censored") for k, v in median.items()},
                 "every seed groks, and the median grok epoch strictly increases with depth",
                 all_grok and all(median[a] < median[b] for a, b in zip(labels, labels[1:]))),

@@ -74,9 +74,6 @@ def run(ctx) -> list[Verdict]:
                          energy=float(e.mean()), energy_active=float(e[active].mean()), energies=e.numpy(),
                          run_id=r["run_id"]))
     by_lr = {lr: [x for x in rows if x["lr"] == lr] for lr in LRS}
-    acc = {lr: float(np.mean([x["test"] for x in v])) for lr, v in by_lr.items()}
-    energy = {lr: float(np.mean([x["energy"] for x in v])) for lr, v in by_lr.items()}
-    energy_active = {lr: float(np.mean([x["energy_active"] for x in v])) for lr, v in by_lr.items()}
     n = len(training_rows(cell.cfg, 0)[1])
     ctx.extra["by_seed"] = _by_seed(by_lr)
     _figure(ctx, store, cell, by_lr, mode)
@@ -85,20 +82,30 @@ def run(ctx) -> list[Verdict]:
                f"{critical_ratio(group.order):.3f}), K = {mode['width']}, x², cross-entropy, Adam, wd 2e-4, "
                f"{mode['epochs']} epochs" + (", members stop once test accuracy has settled" if mode["stop"] else "")
                + f", {seeds} seeds")
-    lo, hi = LRS[0], LRS[-1]
     verdicts = [_settled_verdict(setting, by_lr, cell.cfg.train)] if mode["stop"] else []
-    return verdicts + [
+    return verdicts + lr_verdicts(by_lr, setting)
+
+
+def lr_verdicts(by_lr: dict, setting: str) -> list[Verdict]:
+    """Accuracy, fit and energy verdicts from each lr's members (dicts with test, train, energy, energy_active),
+    `by_lr` keyed by the lrs in increasing order."""
+    lrs = list(by_lr)
+    acc = {lr: float(np.mean([x["test"] for x in v])) for lr, v in by_lr.items()}
+    energy = {lr: float(np.mean([x["energy"] for x in v])) for lr, v in by_lr.items()}
+    energy_active = {lr: float(np.mean([x["energy_active"] for x in v])) for lr, v in by_lr.items()}
+    lo, hi = lrs[0], lrs[-1]
+    return [
         Verdict("generalisation falls as the learning rate rises", setting,
                 {f"lr {lr:g}": round(a, 3) for lr, a in acc.items()},
                 "mean final test accuracy strictly decreasing in lr, by ≥ 0.1 from the smallest to the largest",
-                all(acc[a] > acc[b] for a, b in zip(LRS, LRS[1:])) and acc[lo] - acc[hi] >= 0.1),
+                all(acc[a] > acc[b] for a, b in zip(lrs, lrs[1:])) and acc[lo] - acc[hi] >= 0.1),
         Verdict("every run fits its training set (the lower test accuracy is memorisation, not underfitting)",
                 setting, {f"lr {lr:g}": round(min(x["train"] for x in v), 3) for lr, v in by_lr.items()},
-                "final train accuracy ≥ 0.99 for every member", all(x["train"] >= 0.99 for x in rows)),
+                "final train accuracy ≥ 0.99 for every member", all(x["train"] >= 0.99 for v in by_lr.values() for x in v)),
         Verdict("the larger lr ends at nodes of higher energy E(w/‖w‖) on the training data",
                 "mean over the K first-layer rows (and, for reference, over the active rows), averaged over seeds",
                 {f"lr {lr:g}": {"all nodes": round(energy[lr], 3), "active nodes": round(energy_active[lr], 3)}
-                 for lr in LRS},
+                 for lr in lrs},
                 f"mean node energy at lr {hi:g} > at lr {lo:g}", energy[hi] > energy[lo]),
     ]
 

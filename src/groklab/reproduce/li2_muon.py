@@ -74,6 +74,10 @@ def run(ctx) -> list[Verdict]:
     cover = {(s.M, s.K, kind): _coverage(store, arms[f"{s.label} | {kind}"], s.M, mode)
              for M, v in widths.items() for s in v for kind in ("adam", "muon")}
 
+    # per-seed numbers behind every verdict, so they can be recomputed (and controlled) without the store
+    ctx.extra["arms"] = {label: {"lr": arm.lr, "loss": arm.loss.tolist(), "acc": arm.acc.tolist(),
+                                 "grok": arm.grok.tolist(), "grokked": arm.grokked.tolist()} for label, arm in arms.items()}
+    ctx.extra["coverage"] = {f"Z{M} K={K} {kind}": c["mean"].tolist() for (M, K, kind), c in cover.items()}
     ctx.echo("  Thm 8: coupon-collector simulation")
     mu = np.linspace(1.0, 2.0, THM8["L"])
     indep = simulate_collection(mu, THM8["a"], nodes=20000, trials=THM8["trials"], seed=0)
@@ -149,9 +153,9 @@ def _thm8_verdict(indep, muon) -> Verdict:
                    f"L = {THM8['L']} maxima with strengths μ ∈ [1, 2], Fréchet a = {THM8['a']:g}, {THM8['trials']} trials",
                    {"independent (mean nodes)": round(indep["mean"], 1), "T0": round(indep["T0"], 1),
                     "muon (mean nodes)": round(muon["mean"], 1), "T_a bound": round(muon["bound"], 1)},
-                   "independent ≈ T0 (within 4 s.e.); muon < independent and ≤ T_a (+3 s.e.)",
-                   abs(indep["mean"] - indep["T0"]) < 4 * indep["sem"] and muon["mean"] < indep["mean"]
-                   and muon["mean"] <= muon["bound"] + 3 * muon["sem"])
+                   "an illustration: independent ≈ T0, muon ≈ T_a", None,
+                   "the simulation builds in Lemma 9's suppression s = ½, whose expectation is T_a by construction: "
+                   "it checks the simulator (tests/test_li2_theory.py), not the theorem")
 
 
 STYLES = {"adam": ("#4c72b0", "Adam on W and V"), "muon": ("#c44e52", "Muon (li2) on W, Adam on V")}
@@ -169,19 +173,22 @@ def _figures(ctx, settings, table, arms, widths, cover, mode, indep, muon) -> No
         at_grok = [row_of[s.label]["best test loss"]["winner"] == "n/a" for s in widths[M]]
         for kind, (colour, label) in STYLES.items():
             loss = [arms[f"{s.label} | {kind}"].loss for s in widths[M]]
-            ax.errorbar(Ks, [x.mean() for x in loss], yerr=[2 * x.std(ddof=1) / np.sqrt(len(x)) if len(x) > 1 else 0
-                                                             for x in loss], fmt="-", color=colour, capsize=3)
-            for hollow in (False, True):
-                points = [(k, x.mean()) for k, x, g in zip(Ks, loss, at_grok) if g == hollow]
-                if points:
-                    ax.plot(*zip(*points), "o", ms=7, mec=colour, mew=1.5, mfc="white" if hollow else colour,
-                            label=None if hollow else label)
+            # compared widths: mean ± 2 s.e., joined; widths where every run grokked (the loss is the one at the
+            # grok, not compared) are small grey rings, neither joined nor in the optimiser's colour
+            shown = [(k, x.mean(), 2 * x.std(ddof=1) / np.sqrt(len(x)) if len(x) > 1 else 0)
+                     for k, x, g in zip(Ks, loss, at_grok) if not g]
+            if shown:
+                k, mean, err = zip(*shown)
+                ax.errorbar(k, mean, yerr=err, fmt="-o", ms=7, color=colour, capsize=3, label=label)
+            ring = [(k, x.mean()) for k, x, g in zip(Ks, loss, at_grok) if g]
+            if ring:
+                ax.plot(*zip(*ring), "o", ms=5, mec="0.55", mew=1.0, mfc="none")
             base = next(s for s in widths[M] if s.axis == "base")
             c = cover[(M, base.K, kind)]
             bx.plot(c["epochs"], c["counts"].mean(axis=0), color=colour, lw=1.8, label=label)
             bx.fill_between(c["epochs"], c["counts"].min(axis=0), c["counts"].max(axis=0), color=colour, alpha=0.2)
         if any(at_grok):
-            ax.plot([], [], "o", ms=7, mfc="white", mec="grey", label="all runs grokked: loss at the grok")
+            ax.plot([], [], "o", ms=5, mfc="none", mec="0.55", label="not compared (every run grokked: loss at the grok)")
         ax.set_xscale("log", base=2)
         ax.set_xticks(Ks, [str(k) for k in Ks])
         ax.set(xlabel="hidden width K (nodes)", ylabel="best test loss (mean ± 2 s.e.)",
@@ -200,16 +207,11 @@ def _figures(ctx, settings, table, arms, widths, cover, mode, indep, muon) -> No
     cx.axvline(indep["T0"], color="#4c72b0", ls="--", lw=1, label=f"T0 = {indep['T0']:.0f}")
     cx.axvline(muon["bound"], color="#c44e52", ls="--", lw=1, label=f"T_a bound = {muon['bound']:.0f}")
     cx.set(xlabel=f"nodes until all L = {THM8['L']} maxima are taken (count)", ylabel="trials (count)",
-           title=f"Thm 8 toy model (a = {THM8['a']:g})")
+           title=f"Thm 8 toy model (a = {THM8['a']:g}): an illustration,\nits mean equals T_a by construction")
     cx.grid(alpha=0.3)
     cx.legend(fontsize=8)
     axes[1, -1].set_visible(False)
     fig.suptitle("Li2 Fig. 8 / Thm 8: Muon vs Adam by width, and feature coverage during training")
     fig.savefig(ctx.figure_path("li2_muon"))
 
-    fig = new_figure(9, 1.6 + 0.32 * len(settings))
-    ax = fig.subplots()
-    mp.heatmap(ax, [s.label for s in settings], table)
-    ax.set_title("Muon − Adam at each optimiser's best lr (* beyond 2 s.e., uncorrected: the verdict applies Holm's "
-                 "correction;\ngrey: both always grok, see grok epoch)", fontsize=9)
-    fig.savefig(ctx.figure_path("li2_muon_map"))
+    mp.map_figure([s.label for s in settings], table).savefig(ctx.figure_path("li2_muon_map"))

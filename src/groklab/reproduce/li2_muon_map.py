@@ -160,9 +160,13 @@ def compare(adam: Arm, muon: Arm) -> dict[str, dict]:
     return out
 
 
+LOWER_BETTER = {"best test loss": True, "best test accuracy": False, "grok epoch": True}
+
+
 def heatmap(ax, rows: list[str], table: list[dict]) -> None:
-    """Rows × metrics coloured by the standardised difference in Muon's favour (clipped at ±4); '*' marks
-    a difference beyond 2 SE, grey cells are n/a."""
+    """Rows × metrics coloured by the standardised difference in Muon's favour (clipped at ±4); each cell prints
+    the difference in the same convention, + = Muon better (Adam − Muon for loss and grok epoch, Muon − Adam for
+    accuracy); '*' marks a difference beyond 2 SE, grey cells are n/a."""
     import matplotlib.colors as mcolors
 
     z = np.array([[row[m]["z"] for m in METRICS] for row in table], dtype=float)
@@ -173,9 +177,43 @@ def heatmap(ax, rows: list[str], table: list[dict]) -> None:
     for i, row in enumerate(table):
         for j, m in enumerate(METRICS):
             cell = row[m]
-            text = "n/a" if cell["winner"] == "n/a" else f"{cell['diff']:+.3g}" + ("*" if cell["winner"] != "tie" else "")
+            advantage = -cell["diff"] if LOWER_BETTER[m] else cell["diff"]
+            text = "n/a" if cell["winner"] == "n/a" else f"{advantage + 0.0:+.3g}" + ("*" if cell["winner"] != "tie" else "")
             ax.text(j, i, text, ha="center", va="center", fontsize=7)
-    ax.set_xticks(range(len(METRICS)), [f"{m}\n(Muon − Adam)" for m in METRICS], fontsize=8)
+    heads = {m: "Adam − Muon" if LOWER_BETTER[m] else "Muon − Adam" for m in METRICS}
+    ax.set_xticks(range(len(METRICS)), [f"{m}\n({heads[m]})" for m in METRICS], fontsize=8)
     ax.set_yticks(range(len(rows)), rows, fontsize=7)
     bar = ax.figure.colorbar(image, ax=ax, fraction=0.04)
     bar.set_label("Δ / s.e. (+: Muon better; ±4 clip)", fontsize=8)
+
+
+def table_from_results(measured: dict) -> tuple[list[str], list[dict]]:
+    """The map's rows and cells back from a committed verdict's `cells` ("diff ± se (winner)" per metric, Muon −
+    Adam), to redraw the heatmap without retraining."""
+    rows, table = [], []
+    for label, cells in measured["cells"].items():
+        row = {}
+        for m in METRICS:
+            text = cells[m]
+            if text == "n/a":
+                row[m] = dict(diff=math.nan, se=math.nan, z=math.nan, winner="n/a")
+                continue
+            numbers, winner = text.rsplit(" (", 1)
+            diff, se = (float(x) for x in numbers.split(" ± "))
+            z = diff / se if se > 0 else (0.0 if diff == 0 else math.copysign(math.inf, diff))
+            row[m] = dict(diff=diff, se=se, z=-z if LOWER_BETTER[m] else z, winner=winner.rstrip(")"))
+        rows.append(label)
+        table.append(row)
+    return rows, table
+
+
+def map_figure(rows: list[str], table: list[dict]):
+    """The heatmap figure of the whole map (the reproduction's `li2_muon_map.png`)."""
+    from groklab.report.plots import new_figure
+
+    fig = new_figure(9, 1.6 + 0.32 * len(rows))
+    ax = fig.subplots()
+    heatmap(ax, rows, table)
+    ax.set_title("Muon vs Adam at each optimiser's best lr, + = Muon better in every column (* beyond 2 s.e., "
+                 "uncorrected: the verdict\napplies Holm's correction; grey: both always grok, see grok epoch)", fontsize=9)
+    return fig

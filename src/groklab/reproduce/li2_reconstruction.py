@@ -37,20 +37,27 @@ def _grid(k_max: int, step: int, points: int = 40, keep=()) -> list[int]:
 
 def run(ctx) -> list[Verdict]:
     orders = (11, 23) if ctx.quick else (23, 71, 127)
-    random_order = orders[0]
     nonabelian = ("D10",) if ctx.quick else ("S4", "D22", "Dic12")
+    curves = residual_curves(orders, orders[0], nonabelian, ctx.echo)
+    _figure(ctx, curves, orders, orders[0], nonabelian)
+    return verdicts(curves, orders, orders[0], nonabelian)
+
+
+def residual_curves(orders, random_order: int, nonabelian, echo=lambda s: None) -> dict:
+    """{(kind, group key): (K values, relative residuals)} for complex and real Fourier nodes of every Z_M in
+    `orders`, random nodes of Z_{random_order} and irrep nodes of the `nonabelian` groups."""
     curves = {}
     for M in orders:
         group = get_group(f"Z{M}")
         idx, labels = full_data(group)
-        ctx.echo(f"  Z{M}: complex and real Fourier nodes")
+        echo(f"  Z{M}: complex and real Fourier nodes")
         ks = _grid(2 * M - 2, 2, keep=(2 * M - 4,))
         curves[("complex", M)] = (ks, reconstruction_curve(fourier_nodes(M), idx, labels, M, ks))
         real = fourier_nodes(M, complex=False)
         kr = _grid(real.shape[0], 2, keep=(2 * M - 2,))
         curves[("real", M)] = (kr, reconstruction_curve(real, idx, labels, M, kr))
         if M == random_order:
-            ctx.echo(f"  Z{M}: random nodes up to M² + M")
+            echo(f"  Z{M}: random nodes up to M² + M")
             kn = _grid(M * M + M, 1, keep=(2 * M - 2, M * M - 2, M * M - 1))
             curves[("random", M)] = (kn, reconstruction_curve(random_nodes(M, max(kn), seed=0), idx, labels, M, kn))
     for name in nonabelian:
@@ -58,9 +65,13 @@ def run(ctx) -> list[Verdict]:
         idx, labels = full_data(group)
         W = irrep_nodes(group)
         ks = _grid(W.shape[0], 2)
-        ctx.echo(f"  {name}: {W.shape[0]} irrep nodes")
+        echo(f"  {name}: {W.shape[0]} irrep nodes")
         curves[("irrep", name)] = (ks, reconstruction_curve(W, idx, labels, group.order, ks))
+    return curves
 
+
+def verdicts(curves: dict, orders, random_order: int, nonabelian) -> list[Verdict]:
+    """The five verdicts from the residual curves (`residual_curves`)."""
     def at(kind, key, k):
         ks, res = curves[(kind, key)]
         return float(res[ks.index(k)])
@@ -74,8 +85,6 @@ def run(ctx) -> list[Verdict]:
     irr_full = {n: float(curves[("irrep", n)][1][-1]) for n in nonabelian}
     irr_short = {n: float(curves[("irrep", n)][1][-2]) for n in nonabelian}
     predicted_short = {M: float(np.sqrt(1 / (M - 1))) for M in orders}  # one of M−1 frequencies missing
-
-    _figure(ctx, curves, orders, random_order, nonabelian)
     M0 = random_order
     return [
         Verdict("2M−2 complex Fourier nodes reconstruct Ỹ exactly",

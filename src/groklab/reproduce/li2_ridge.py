@@ -53,19 +53,11 @@ def run(ctx) -> list[Verdict]:
     median = {label: float(np.median(g)) for label, g in grok.items()}
 
     ctx.echo(f"  Lemma 1: G_F(∞) over η on Z{LEMMA_M}, K ∈ {list(LEMMA_WIDTHS)}")
-    idx, labels = full_data(get_group(f"Z{LEMMA_M}"))
-    Y = torch.nn.functional.one_hot(labels, LEMMA_M).to(torch.float64)
-    scans = {K: gf_eta_scan(node_features(random_nodes(LEMMA_M, K, seed=1), idx), Y, ETAS) for K in LEMMA_WIDTHS}
+    scans = lemma_scans()
     _figure(ctx, store, trained, median, scans, mode)
 
     ridge, plain = list(TOPS)[1], list(TOPS)[0]
     orders = list(mode["epochs"])
-    wide, narrow = scans[max(LEMMA_WIDTHS)], scans[min(LEMMA_WIDTHS)]
-    small = ETAS <= 1e-2
-    fig12 = {f"Z{M}": {"trained V": _fmt(median[f"Z{M} {plain}"]), "ridge V": _fmt(median[f"Z{M} {ridge}"])}
-             for M in orders}
-    expected_order = all((median[f"Z{M} {ridge}"] > median[f"Z{M} {plain}"]) if M == 23
-                         else (median[f"Z{M} {ridge}"] < median[f"Z{M} {plain}"]) for M in orders)
     return [
         Verdict("with the top layer replaced by its ridge solution every step, the network still groks",
                 f"Z_M M ∈ {orders}, K = 256, x², MSE, Adam 5e-3, wd 5e-5, 20 % test, λ = {LAMBDA:g}, {seeds} seeds",
@@ -73,20 +65,43 @@ def run(ctx) -> list[Verdict]:
                           f"{trained[f'Z{M} {ridge}'].values('final_test_acc').min():.3f}" for M in orders},
                 "every seed reaches test accuracy ≥ 0.95",
                 all(np.isfinite(grok[f"Z{M} {ridge}"]).all() for M in orders)),
-        Verdict("ridge V is slower than a trained V for M = 23 and faster for M ≥ 41 (Figs. 12–13)",
-                "median grok epoch per top layer", fig12,
-                "ridge later than trained at Z23, earlier at every larger M", expected_order),
+        order_verdict({M: median[f"Z{M} {plain}"] for M in orders}, {M: median[f"Z{M} {ridge}"] for M in orders}),
+        *lemma_verdicts(scans, ETAS <= 1e-2),
+    ]
+
+
+def order_verdict(trained: dict, ridge: dict) -> Verdict:
+    """Figs. 12–13's order from the median grok epochs per M of the trained and the ridge top layer."""
+    fig12 = {f"Z{M}": {"trained V": _fmt(trained[M]), "ridge V": _fmt(ridge[M])} for M in trained}
+    expected = all((ridge[M] > trained[M]) if M == 23 else (ridge[M] < trained[M]) for M in trained)
+    return Verdict("ridge V is slower than a trained V for M = 23 and faster for M ≥ 41 (Figs. 12–13)",
+                   "median grok epoch per top layer", fig12, "ridge later than trained at Z23, earlier at every larger M",
+                   bool(expected))
+
+
+def lemma_scans(widths=LEMMA_WIDTHS, etas=ETAS) -> dict:
+    """{K: gf_eta_scan} of G_F(∞) over η on the full Z11 table with K random unit first-layer rows."""
+    idx, labels = full_data(get_group(f"Z{LEMMA_M}"))
+    Y = torch.nn.functional.one_hot(labels, LEMMA_M).to(torch.float64)
+    return {K: gf_eta_scan(node_features(random_nodes(LEMMA_M, K, seed=1), idx), Y, etas) for K in widths}
+
+
+def lemma_verdicts(scans: dict, small) -> list[Verdict]:
+    """Lemma 1's two verdicts from the scans: the widest layer over the η where `small` holds, and the
+    narrowest against the widest (the scans' first and last keys in width order)."""
+    narrow, wide = scans[min(scans)], scans[max(scans)]
+    return [
         Verdict("Lemma 1: for a wide random first layer G_F(∞) is linear in η and aligned with ỸỸᵀF̃",
-                f"Z{LEMMA_M} full table (n = {LEMMA_M ** 2}), K = {max(LEMMA_WIDTHS)} random unit rows, σ = x², "
-                f"η ∈ [1e-4, 1e-2]",
+                f"Z{LEMMA_M} full table (n = {LEMMA_M ** 2}), K = {max(scans)} random unit rows, σ = x², "
+                f"η ∈ [{ETAS[small].min():g}, {ETAS[small].max():g}]",
                 {"‖G_F(η)‖/η relative to η = 1e-4 (min)": round(float(wide["linearity"][small].min()), 4),
                  "cos(G_F, ỸỸᵀF̃) (min)": round(float(wide["cosine"][small].min()), 3)},
                 "norm/η within 1 % of constant; cosine ≥ 0.9",
-                float(wide["linearity"][small].min()) >= 0.99 and float(wide["cosine"][small].min()) >= 0.9),
+                bool(float(wide["linearity"][small].min()) >= 0.99 and float(wide["cosine"][small].min()) >= 0.9)),
         Verdict("G_F(∞) shrinks as the layer widens (no feature learning in the NTK limit)",
-                f"‖G_F(∞)‖ at η = 1e-4, K = {min(LEMMA_WIDTHS)} vs {max(LEMMA_WIDTHS)}",
-                {f"K={min(LEMMA_WIDTHS)}": f"{narrow['norm'][0]:.2e}", f"K={max(LEMMA_WIDTHS)}": f"{wide['norm'][0]:.2e}"},
-                "at least 10× smaller at the larger width", wide["norm"][0] * 10 <= narrow["norm"][0]),
+                f"‖G_F(∞)‖ at η = 1e-4, K = {min(scans)} vs {max(scans)}",
+                {f"K={min(scans)}": f"{narrow['norm'][0]:.2e}", f"K={max(scans)}": f"{wide['norm'][0]:.2e}"},
+                "at least 10× smaller at the larger width", bool(wide["norm"][0] * 10 <= narrow["norm"][0])),
     ]
 
 

@@ -53,6 +53,13 @@ def run(ctx) -> list[Verdict]:
                 epochs[name] += g.tolist()
     _figure(ctx, store, trained, mode, medians)
 
+    pairs = stats.first_to_event(epochs["default init"], epochs["zero init"])
+    return verdicts(medians, grokked, pairs, mode, seeds)
+
+
+def verdicts(medians: dict, grokked: dict, pairs: dict, mode, seeds: int) -> list[Verdict]:
+    """The three verdicts from the median grok epochs and grokked counts per (M, fraction, init) and the seed-for-seed
+    comparison `pairs` (`stats.first_to_event(default, zero)`)."""
     def fmt(x):
         return "censored" if not np.isfinite(x) else int(x)
 
@@ -73,7 +80,7 @@ def run(ctx) -> list[Verdict]:
                  for M in mode["orders"]},
                 "ratio at the smallest fraction > ratio at the largest",
                 all(ratio[(M, lo)] > ratio[(M, hi)] for M in mode["orders"])),
-        _paired_verdict(stats.first_to_event(epochs["default init"], epochs["zero init"]), mode, seeds),
+        _paired_verdict(pairs, mode, seeds),
     ]
 
 

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from groklab.config import RunConfig, load_config
-from groklab.li2.transformer_features import acquisition_epoch
+from groklab.li2.transformer_features import LOSS_KEY_CAP, acquisition_epoch
 from groklab.report.plots_features import optimizer_features_figure
 from groklab.reproduce import Context, Verdict
 from groklab.store import Store
@@ -82,10 +82,25 @@ def measure(store: Store, results: list[dict], cfg: RunConfig, task: str, optimi
         rows.append(dict(task=task, optimizer=optimizer, run_id=r["run_id"], seed=r["seed"], grok_epoch=r["grok_epoch"],
                          acquisition_epoch=acquisition_epoch(covered.index.to_numpy(), covered.to_numpy()),
                          covered_final=int(covered.iloc[-1]), irreps=irreps, coverage=covered / irreps,
-                         key_count_final=int(last["features.key_count"]), loss_test=float(last["features.loss_test"]),
+                         key_count_final=int(last["features.key_count"]),
+                         loss_key_count=int(last["features.loss_key_count"]) if "features.loss_key_count" in last else None,
+                         loss_test=float(last["features.loss_test"]),
                          restricted_test=float(last["features.restricted_loss_test"]),
                          excluded_test=float(last["features.excluded_loss_test"])))
     return rows
+
+
+KEY_CAP = LOSS_KEY_CAP  # a loss key set holding more of the non-trivial irreps: restricted/excluded uninformative
+PROGRESS = 0.5  # matched progress: coverage at this fraction of each run's own grok epoch
+
+
+def coverage_at_progress(coverage: pd.Series, grok_epoch, fraction: float = PROGRESS) -> float:
+    """A run's covered fraction at the last logged epoch ≤ fraction × its grok epoch (NaN if it never grokked):
+    coverage at matched progress, so a run that groks sooner is not credited for being further along."""
+    if grok_epoch is None or not np.isfinite(float(grok_epoch)):
+        return float("nan")
+    logged = coverage[coverage.index <= fraction * float(grok_epoch)]
+    return float(logged.iloc[-1]) if len(logged) else 0.0
 
 
 def coverage_speed(runs: pd.DataFrame) -> pd.DataFrame:
@@ -98,6 +113,8 @@ def coverage_speed(runs: pd.DataFrame) -> pd.DataFrame:
             speeds.append((i, float(c.reindex(horizon).ffill().fillna(0.0).mean())))
     out = runs.drop(columns="coverage")
     out["coverage_speed"] = pd.Series(dict(speeds))
+    out["coverage_at_progress"] = [coverage_at_progress(c, g) for c, g in zip(runs["coverage"], runs["grok_epoch"])]
+    out["coverage_series"] = [{int(e): round(float(v), 4) for e, v in c.items()} for c in runs["coverage"]]
     return out
 
 
@@ -117,6 +134,7 @@ def verdicts(runs: pd.DataFrame, budget: int) -> list[Verdict]:
                        {t: {LABELS[o]: round(float(speed.loc[t, o]), 3) for o in speed.columns} | {
                            "final covered": {LABELS[o]: float(final.loc[t, o]) for o in final.columns}} for t in speed.index},
                        "Muon > AdamW in every task", bool((speed["muon"] > speed["adamw"]).all())))
+    out.append(matched_progress_verdict(runs))
     medians = per_task["grok_epoch"].apply(lambda g: float(np.median(g.fillna(np.inf)))).unstack()
     counts = per_task["grok_epoch"].apply(lambda g: f"{int(g.notna().sum())}/{len(g)}").unstack()
     # a task where no run of either optimizer grokked says nothing about which is sooner: left out of the test
@@ -127,11 +145,49 @@ def verdicts(runs: pd.DataFrame, budget: int) -> list[Verdict]:
                                         counts.loc[t, o]) for o in medians.columns} for t in medians.index},
                        "Muon ≤ AdamW in every such task",
                        len(decided) > 0 and bool((decided["muon"] <= decided["adamw"]).all())))
-    ok = grokked[(grokked["restricted_test"] <= 1.5 * grokked["loss_test"]) & (grokked["excluded_test"] >= 3 * grokked["loss_test"])]
-    out.append(Verdict("after grokking the key irreps carry the computation",
-                       "final restricted test loss ≤ 1.5 × full and excluded ≥ 3 × full, grokked runs",
-                       f"{len(ok)}/{len(grokked)} runs", "all grokked runs", len(grokked) > 0 and len(ok) == len(grokked)))
+    out.append(key_irreps_verdict(grokked))
     return out
+
+
+def matched_progress_verdict(runs: pd.DataFrame) -> Verdict:
+    """Muon vs AdamW coverage at the same fraction of each run's own grok epoch (grokked runs): the raw
+    comparison credits an optimizer that simply learns faster; this one does not."""
+    claim = f"Muon covers more irreps at matched progress ({PROGRESS:g} of each run's grok epoch)"
+    setting = "mean covered fraction at the last logged epoch ≤ fraction × grok epoch, grokked runs, per task"
+    if "coverage_at_progress" not in runs:
+        return Verdict(claim, setting, {}, "Muon > AdamW in every task where both grokked", None,
+                       "the runs' coverage series are not stored: progress cannot be matched")
+    grokked = runs[runs["coverage_at_progress"].notna()]
+    mean = grokked.groupby(["task", "optimizer"])["coverage_at_progress"].mean().unstack()
+    both = mean.dropna() if {"muon", "adamw"} <= set(mean.columns) else mean.iloc[:0]
+    measured = {t: {LABELS[o]: (None if pd.isna(mean.loc[t, o]) else round(float(mean.loc[t, o]), 3))
+                    for o in mean.columns} for t in mean.index}
+    if both.empty:
+        return Verdict(claim, setting, measured, "Muon > AdamW in every task where both grokked", None,
+                       "no task where runs of both optimizers grokked: progress cannot be matched")
+    return Verdict(claim, setting, measured | {"compared": list(both.index)},
+                   "Muon > AdamW in every task where both grokked", bool((both["muon"] > both["adamw"]).all()))
+
+
+def key_irreps_verdict(grokked: pd.DataFrame) -> Verdict:
+    """Restricted/excluded test loss on the grokked runs whose key set is a minority of the irreps. With
+    (nearly) every irrep in the key set, restricted = full and excluded = chance by identity: such runs are
+    counted as not informative, and with none left the check is a measurement."""
+    # the losses' own key set where the runs logged it; the embedding's (which the losses once used) otherwise
+    count = grokked["loss_key_count"].fillna(grokked["key_count_final"]) if "loss_key_count" in grokked else grokked["key_count_final"]
+    small = grokked[count <= KEY_CAP * grokked["irreps"]]
+    ok = small[(small["restricted_test"] <= 1.5 * small["loss_test"]) & (small["excluded_test"] >= 3 * small["loss_test"])]
+    wide = {f"{r.task} {LABELS[r.optimizer]} seed {r.seed}": f"{int(c)}/{r.irreps}"
+            for r, c in zip(grokked.itertuples(), count) if r.Index not in small.index}
+    claim = "after grokking the key irreps carry the computation"
+    setting = (f"final restricted test loss ≤ 1.5 × full and excluded ≥ 3 × full, grokked runs whose key set holds "
+               f"≤ {KEY_CAP:g} of the non-trivial irreps")
+    measured = {"informative runs passing": f"{len(ok)}/{len(small)}", "not informative (key irreps / irreps)": wide}
+    if small.empty:
+        return Verdict(claim, setting, measured, "all informative grokked runs", None,
+                       "every grokked run's key set holds (nearly) every irrep: restricted = full and excluded = "
+                       "chance by identity")
+    return Verdict(claim, setting, measured, "all informative grokked runs", len(ok) == len(small))
 
 
 def run(ctx: Context) -> list[Verdict]:
