@@ -27,15 +27,10 @@ ROWS = [
     # li2-reconstruction
     (README, "li2-reconstruction.json", "verdicts/0/measured/Z127", "reconstruct Z23/Z71/Z127 to 2e-14", "2e-14", 1),
     (README, "li2-reconstruction.json", "verdicts/2/measured/Z71/2M−2", "2M−2 real nodes fail (0.58)", "0.58", 1),
-    # li2-scaling (full search)
-    (README, "li2-scaling-search.json", "verdicts/2/measured/fitted c", "fitted c = 2.637", "2.637", 1),
-    (README, "li2-scaling-search.json", "verdicts/2/measured/95% CI/0", "95 % CI 2.55–2.72", "2.55", 1),
-    (README, "li2-scaling-search.json", "verdicts/2/measured/95% CI/1", "95 % CI 2.55–2.72", "2.72", 1),
-    (README, "li2-scaling-search.json", "verdicts/0/measured/Z23", "Z23 0.363", "0.363", 1),
-    (README, "li2-scaling-search.json", "verdicts/0/measured/D22", "D22 0.374", "0.374", 1),
-    (README, "li2-scaling-search.json", "verdicts/0/measured/Z25", "Z25 0.343", "0.343", 1),
-    (README, "li2-scaling-search.json", "verdicts/0/measured/Z4xZ7", "Z4xZ7 0.307", "0.307", 1),
-    (README, "li2-scaling-search.json", "verdicts/0/measured/Z41", "Z41 0.233", "0.233", 1),
+    # li2-scaling (the full mode's projection; the law itself is not yet measured)
+    (README, "li2-scaling-projection.json", "member_epochs", "projected 1.63 M member-epochs", "1.63", 1e-6),
+    (README, "li2-scaling-projection.json", "hours", "≈ 19 h on this CPU under load", "19", 1),
+    (README, "li2-scaling-projection.json", "hours_if_the_budget_binds", "(≈ 26 h if the budget check", "26", 1),
     # li2-muon
     (README, "li2-muon.json", "verdicts/0/measured/cells/Z23 K=22/best test loss", "(Z23 K = 22, −0.022 ± 0.009)", "−0.022", 1),
     (README, "li2-muon.json", "verdicts/0/measured/Holm-adjusted p (Muon lower loss)/Z23 K=22", "(adjusted p = 0.64)", "0.64", 1),
@@ -87,14 +82,22 @@ ROWS = [
     (README, "muon-features-full.json", "verdicts/3/measured/add mod 97/AdamW/0", "median epoch 23 vs 29", "29", 1),
     (README, "muon-features-full.json", "verdicts/0/measured", "(7/12: on add coverage still grows", "7", 1),
     (REPRO, "muon-features-full.json", "verdicts/1/measured/add mod 97/Muon", "(coverage speed 0.20 vs 0.09)", "0.20", 1),
-    # muon-grokking (medium)
-    (README, "muon-grokking-medium.json", "pooled/muon/grok/mean", "Mean grok epoch Muon 48.9 vs AdamW 67.6", "48.9", 1),
-    (README, "muon-grokking-medium.json", "pooled/adamw/grok/mean", "Mean grok epoch Muon 48.9 vs AdamW 67.6", "67.6", 1),
-    (README, "muon-grokking-medium.json", "verdicts/1/measured", "Welch t = 1.54, p = 0.13", "1.54", 1),
-    (README, "muon-grokking-medium.json", "verdicts/1/measured#1", "Welch t = 1.54, p = 0.13", "0.13", 1),
-    (README, "muon-grokking-medium.json", "verdicts/1/measured#4", "Mann–Whitney p = 0.028", "0.028", 1),
-    (README, "muon-grokking-medium.json", "verdicts/2/measured#2", "log-rank p = 0.20", "0.20", 1),
-    (README, "muon-grokking-medium.json", "verdicts/2/measured#2", "and the log-rank test (p = 0.20)", "0.20", 1),
+    # muon-grokking (medium: a selected pair, quoted as history)
+    (README, "muon-grokking-medium.json", "pooled/muon/grok/mean", "Muon sooner (48.9 vs 67.6 epochs", "48.9", 1),
+    (README, "muon-grokking-medium.json", "pooled/adamw/grok/mean", "Muon sooner (48.9 vs 67.6 epochs", "67.6", 1),
+    # muon-grokking six-task design: what the GPU finished (gcd and add)
+    (README, "muon-grokking-six-gpu-partial.json", "per_task/0/km_median/adamw", "(KM median 41 vs 176 epochs", "41", 1),
+    (README, "muon-grokking-six-gpu-partial.json", "per_task/0/km_median/muon", "(KM median 41 vs 176 epochs", "176", 1),
+    (README, "muon-grokking-six-gpu-partial.json", "per_task/0/logrank_p", "log-rank p = 0.0002;", "0.0002", 1),
+    (README, "muon-grokking-six-gpu-partial.json", "per_task/1/km_median/adamw", "slightly ahead (33 vs 24, p = 0.11)", "33", 1),
+    (README, "muon-grokking-six-gpu-partial.json", "per_task/1/km_median/muon", "slightly ahead (33 vs 24, p = 0.11)", "24", 1),
+    (README, "muon-grokking-six-gpu-partial.json", "per_task/1/logrank_p", "slightly ahead (33 vs 24, p = 0.11)", "0.11", 1),
+    (README, "muon-grokking-six-gpu-partial.json", "tests/logrank/p", "(log-rank AdamW ahead, p = 0.017;", "0.017", 1),
+    (README, "muon-grokking-six-gpu-partial.json", "tests/paired_sign/wins_b", "Muon first in 24 of 59 untied", "24", 1),
+    (README, "muon-grokking-six-gpu-partial.json", "pooled/muon/grok/mean", "Muon 90.6 vs AdamW 83.4", "90.6", 1),
+    (README, "muon-grokking-six-gpu-partial.json", "pooled/adamw/grok/mean", "Muon 90.6 vs AdamW 83.4", "83.4", 1),
+    (README, "muon-grokking-six-gpu-partial.json", "tests/welch/t", "Welch t = −0.48, p = 0.63", "−0.48", 1),
+    (README, "muon-grokking-six-gpu-partial.json", "tests/welch/p", "Welch t = −0.48, p = 0.63", "0.63", 1),
 ]
 
 

@@ -14,9 +14,10 @@ from groklab.reproduce.controls import CONTROLS, MEASUREMENT, NONE_YET, control_
 ROOT = Path(__file__).parents[1]
 SOURCES = {name: [ROOT / "src/groklab/reproduce" / f"{module}.py"] for name, module in MODULES.items()}
 SOURCES["muon-grokking"].append(ROOT / "src/groklab/reproduce/muon_grokking_stats.py")
+SOURCES["muon-width-batch"].append(ROOT / "src/groklab/reproduce/muon_width_batch_stats.py")
 
 # Verdicts with no control yet. This list may only shrink: a control added removes its line here.
-UNCONTROLLED = 13
+UNCONTROLLED = 9
 
 
 def _claims_in_source(path: Path) -> list[str]:
