@@ -118,14 +118,26 @@ def plan_members(cfg: RunConfig) -> tuple[list[RunConfig], list[str], str]:
     return members, run_ids, ensemble_id_of(run_ids)
 
 
-def record_start(store: Store, cfg: RunConfig, *, sweep_id: str | None = None) -> None:
-    """Mark every member of `cfg` as running in the store (one transaction per member)."""
+def pending_config(cfg: RunConfig, keep: list[int]) -> RunConfig:
+    """The ensemble of `cfg`'s members at indices `keep` only (each member keeps its seed, lr and weight
+    decay, so its run id and its numbers are those it has in the full ensemble)."""
+    seeds, lrs, wds = cfg.member_seeds(), cfg.member_values("lr"), cfg.member_values("weight_decay")
+    sub = cfg.model_copy(deep=True)
+    sub.train.seeds = [seeds[i] for i in keep]
+    sub.optim.lr = [lrs[i] for i in keep]
+    sub.optim.weight_decay = [wds[i] for i in keep]
+    return sub
+
+
+def record_start(store: Store, cfg: RunConfig, *, sweep_id: str | None = None, replace_complete: bool = False) -> None:
+    """Mark every member of `cfg` as running in the store (one transaction per member). A member stored
+    complete keeps its row unless `replace_complete` (an explicit retrain)."""
     members, run_ids, ensemble_id = plan_members(cfg)
     folder = ckpt.runs_folder(store.folder, ensemble_id)
     for s, (member, run_id) in enumerate(zip(members, run_ids)):
         store.start_run(run_id, config=member.model_dump(mode="json"), seed=member.train.seeds[0],
                         config_hash=member.config_hash(), name=cfg.name, ensemble_id=ensemble_id, member=s,
-                        sweep_id=sweep_id, folder=str(folder))
+                        sweep_id=sweep_id, folder=str(folder), replace_complete=replace_complete)
 
 
 def record_outcome(store: Store, outcome: EnsembleOutcome) -> None:
@@ -139,8 +151,10 @@ def train(cfg: RunConfig, *, store: Store | None = None, sweep_id: str | None = 
           on_epoch: Callable[[int], None] | None = None) -> list[dict]:
     """Train the ensemble described by `cfg`; return one result dict per member (also stored).
 
-    Skips training when the store already has every member complete (unless `force`), and resumes
-    from the ensemble's last resume checkpoint when one exists. The hooks the config asks for (e.g.
+    Members the store already has complete are not trained again (unless `force`): their stored summaries
+    are returned (with `skipped`), and the others train as an ensemble of their own, so a complete run's
+    row, folder and snapshots are never rewritten. Resumes from the ensemble's last resume checkpoint when
+    one exists. The hooks the config asks for (e.g.
     `li2.every`) are built by `setup`; `hooks` adds extras.
 
     Train accuracy with minibatches is the train-mode running mean over the epoch's batches (dropout
@@ -150,13 +164,19 @@ def train(cfg: RunConfig, *, store: Store | None = None, sweep_id: str | None = 
     _, run_ids, ensemble_id = plan_members(cfg)
     preflight(cfg)  # every check on the config, before the store is opened or anything is recorded as running
     store = store or Store(cfg.store.path)
-    if not force and store.completed(run_ids) == set(run_ids):
+    done = set() if force else store.completed(run_ids)
+    todo = [s for s, r in enumerate(run_ids) if r not in done]
+    if not todo:
         return [dict(store.run(r)["summary"], skipped=True) for r in run_ids]
-    record_start(store, cfg, sweep_id=sweep_id)
+    if done:
+        cfg = pending_config(cfg, todo)
+        ensemble_id = ensemble_id_of([run_ids[s] for s in todo])
+    record_start(store, cfg, sweep_id=sweep_id, replace_complete=force)
     outcome = run_ensemble(cfg, ckpt.runs_folder(store.folder, ensemble_id), hooks=hooks, progress=progress, force=force,
                            on_epoch=on_epoch)
     record_outcome(store, outcome)
-    return outcome.results
+    trained = dict(zip(outcome.run_ids, outcome.results))
+    return [trained[r] if r in trained else dict(store.run(r)["summary"], skipped=True) for r in run_ids]
 
 
 def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), progress: bool | None = None,
