@@ -4,7 +4,8 @@ Snapshots (`snapshots/epoch_000042.pt`) hold only the stacked parameters — wha
 transition needs — on a schedule that is dense early (every epoch below `dense_until`) and sparse
 later (every `every` epochs), because features emerge early. The resume state (`resume.pt`) holds
 everything needed to continue bit-for-bit: model, optimizer, history, RNG, and is replaced
-atomically so a kill at any moment leaves the previous one intact.
+atomically so a kill at any moment leaves the previous one intact (kept as `resume.prev.pt`).
+Both load with torch's `weights_only` unpickler, so nothing in a store folder can run code.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import os
 from pathlib import Path
 
 import torch
+
+from groklab.errors import GroklabError
 
 
 def snapshot_due(epoch: int, *, dense_until: int, every: int, last_epoch: int) -> bool:
@@ -65,7 +68,10 @@ def run_snapshots(run: dict, store_folder: str | Path) -> list[tuple[int, Path]]
 
 def load_snapshot(path: str | Path, member: int | None = None) -> dict[str, torch.Tensor]:
     """Parameters of a snapshot; with `member` (the original member index), that member's slice."""
-    record = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        record = safe_load(Path(path), "snapshot")
+    except DamagedFile as err:
+        raise GroklabError(f"{err}; load another epoch (--epoch) or retrain the run") from None
     params = record["params"]
     if member is None:
         return params
@@ -77,16 +83,72 @@ def load_snapshot(path: str | Path, member: int | None = None) -> dict[str, torc
     return {k: v[member] for k, v in params.items()}
 
 
+RESUME, PREVIOUS = "resume.pt", "resume.prev.pt"
+
+
 def save_resume(folder: Path, state: dict) -> None:
+    """Write the resume state beside the current one, then swap: the current one becomes the previous, so
+    a file damaged later (a full disk, a bad sector, a partial copy) still leaves a good one to fall back to."""
     folder.mkdir(parents=True, exist_ok=True)
-    _atomic_save(state, folder / "resume.pt")
+    tmp = folder / (RESUME + ".tmp")
+    torch.save(state, tmp)
+    if (folder / RESUME).exists():
+        os.replace(folder / RESUME, folder / PREVIOUS)
+    os.replace(tmp, folder / RESUME)
 
 
-def load_resume(folder: Path) -> dict | None:
-    path = folder / "resume.pt"
-    if not path.exists():
-        return None
-    return torch.load(path, map_location="cpu", weights_only=False)
+def remove_resume(folder: Path) -> None:
+    for name in (RESUME, PREVIOUS, RESUME + ".tmp"):
+        (folder / name).unlink(missing_ok=True)
+
+
+def load_resume(folder: Path, warn=None) -> dict | None:
+    """The newest resume state of `folder` that loads, or None when there is none.
+
+    Only tensors and plain values load (torch's `weights_only` unpickler): a store folder may come from
+    another machine, and a pickle that names any other Python object is refused, never run. A damaged
+    newest state falls back to the previous one (`warn` is told); when none loads, one line says what to do.
+    """
+    damage = []
+    for name in (RESUME, PREVIOUS):
+        path = folder / name
+        if not path.exists():
+            continue
+        try:
+            state = safe_load(path, "resume state")
+        except DamagedFile as err:
+            damage.append(str(err))
+            continue
+        if damage and warn is not None:
+            warn(f"{damage[0]}; resuming from the previous one, {path}")
+        return state
+    if damage:
+        raise GroklabError(f"{damage[-1]}, and no earlier resume state loads; delete {folder / RESUME} (and "
+                           f"{PREVIOUS}) to train from the start, or retrain with --force")
+    return None
+
+
+class DamagedFile(Exception):
+    """A checkpoint file that cannot be read back (truncated, overwritten, not a torch file)."""
+
+
+def safe_load(path: Path, what: str):
+    """`torch.load` with `weights_only=True`: tensors and plain values only. A file that names other Python
+    objects is refused with a GroklabError (nothing in it runs); a file that does not read is a DamagedFile."""
+    import pickle
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        text = " ".join(str(err).split())
+        if "Weights only load failed" in text or "weights_only" in text:
+            detail = text.split("Please file an issue")[0].split("WeightsUnpickler error: ")[-1][:160].rstrip(" .")
+            raise GroklabError(f"the {what} {str(path)!r} holds Python objects other than tensors and plain values "
+                               f"({detail}); groklab runs no code from a store folder and did not load it. Delete the "
+                               "file if you do not trust it") from None
+        raise DamagedFile(f"the {what} {str(path)!r} is damaged ({text[:120]})") from None
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError) as err:
+        raise DamagedFile(f"the {what} {str(path)!r} is damaged ({' '.join(str(err).split())[:120]})") from None
 
 
 def _atomic_save(obj, path: Path) -> None:

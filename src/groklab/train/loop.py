@@ -81,6 +81,22 @@ class History:
         return [(e, k, float(v[member])) for e, k, v in self.series
                 if np.isfinite(v[member]) and (until is None or e <= until)]
 
+    ARRAYS = ("train_loss", "train_acc", "test_loss", "test_acc", "collapse")
+
+    def state(self) -> dict:
+        """Plain lists and tensors only, so the resume state loads with torch's `weights_only` unpickler."""
+        out = {name: [torch.from_numpy(np.ascontiguousarray(a)) for a in getattr(self, name)] for name in self.ARRAYS}
+        out["epochs"] = [int(e) for e in self.epochs]
+        out["series"] = [(int(e), str(k), torch.from_numpy(np.ascontiguousarray(v))) for e, k, v in self.series]
+        return out
+
+    @classmethod
+    def from_state(cls, state: dict) -> "History":
+        h = cls(epochs=list(state["epochs"]), series=[(e, k, v.numpy()) for e, k, v in state["series"]])
+        for name in cls.ARRAYS:
+            setattr(h, name, [a.numpy() for a in state[name]])
+        return h
+
     def evaluated(self, member: int):
         """Epochs with a test evaluation and the train/test accuracy there."""
         e = np.array(self.epochs)
@@ -292,7 +308,7 @@ def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), 
     results = _summaries(cfg, members, run_ids, seeds, history, members_state, wall)
     for s, result in enumerate(results):  # e.g. Li2 stage onsets, from the member's series as they are stored
         result.update(hook_summaries(hooks, history.series_rows(s, result.get("stopped_epoch"))))
-    (folder / "resume.pt").unlink(missing_ok=True)
+    ckpt.remove_resume(folder)
     return EnsembleOutcome(run_ids, members, ensemble_id, folder, results, history)
 
 
@@ -301,7 +317,7 @@ def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), 
 def _load_resume(folder: Path, run_ids: list[str], stack: Stack, stops: MemberStops, task, device, dtype, hooks):
     """(stack, history, next epoch, elapsed seconds) from `folder`'s resume state when it belongs to these
     runs, with `stops` restored and the stack compacted to the members then alive; else None."""
-    resume = ckpt.load_resume(folder)
+    resume = ckpt.load_resume(folder, warn=_say)
     if resume is None or resume.get("run_ids") != run_ids:
         return None
     alive = resume.get("alive", [s for s, d in enumerate(resume["diverged_at"]) if d is None])
@@ -312,14 +328,14 @@ def _load_resume(folder: Path, run_ids: list[str], stack: Stack, stops: MemberSt
     stops.load(resume.get("stops"), resume["diverged_at"])
     for g, state in zip(stack.generators, resume.get("generators", [])):
         g.set_state(state)
-    return stack, resume["history"], resume["next_epoch"], resume["elapsed"]
+    return stack, History.from_state(resume["history"]), resume["next_epoch"], resume["elapsed"]
 
 
 def _save_resume(folder: Path, run_ids: list[str], stack: Stack, history: History, next_epoch: int,
                  stops: MemberStops, elapsed: float) -> None:
     """Everything `_load_resume` needs to continue bit for bit at `next_epoch` (replaced atomically)."""
     ckpt.save_resume(folder, dict(run_ids=run_ids, model=stack.model.state_dict(),
-                                  optimizer=stack.optimizer.state_dict(), history=history,
+                                  optimizer=stack.optimizer.state_dict(), history=history.state(),
                                   next_epoch=next_epoch, diverged_at=stops.diverged_at,
                                   stops=stops.state(), alive=stack.alive, elapsed=elapsed,
                                   generators=[g.get_state() for g in stack.generators]))
@@ -397,6 +413,12 @@ def _progress_bar(cfg: RunConfig, start: int, progress: bool | None):
 
     return tqdm(total=cfg.train.epochs + 1, initial=start, desc=cfg.name, unit="ep", file=sys.stderr,
                 dynamic_ncols=True, leave=False, disable=None)  # None: off when stderr is not a terminal
+
+
+def _say(message: str) -> None:
+    import sys
+
+    print(message, file=sys.stderr)
 
 
 def _log_all_diverged(bar, epoch: int) -> None:
