@@ -78,7 +78,7 @@ CREATE TABLE IF NOT EXISTS run_owners (
 """
 
 METRIC_COLUMNS = ("train_loss", "train_acc", "test_loss", "test_acc", "collapse")
-RUN_STATUSES = ("running", "complete", "failed")
+RUN_STATUSES = ("running", "complete", "failed", "interrupted")
 
 
 def to_json(obj) -> str:
@@ -178,6 +178,12 @@ class Store:
     def fail_run(self, run_id: str, error: str) -> None:
         with self.transaction() as c:
             c.execute("UPDATE runs SET status='failed', error=?, updated=? WHERE run_id=?", (error, time.time(), run_id))
+
+    def end_runs(self, run_ids: Iterable[str], status: str, error: str | None = None) -> None:
+        """Mark the runs among `run_ids` still `running` as `status` (interrupted or failed); others stay."""
+        with self.transaction() as c:
+            c.executemany("UPDATE runs SET status=?, error=?, updated=? WHERE run_id=? AND status='running'",
+                          [(status, error, time.time(), r) for r in run_ids])
 
     def record_sweep(self, sweep_id: str, spec: dict) -> None:
         with self.transaction() as c:

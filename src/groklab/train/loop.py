@@ -8,15 +8,16 @@ e come free from the forward pass of step e+1, as in the Li2 reference, which lo
 
 from __future__ import annotations
 
-import hashlib
 import time
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
+from groklab import interrupts
 from groklab.config import RunConfig
 from groklab.errors import GroklabError
 from groklab.store import Store
@@ -25,85 +26,17 @@ from groklab.train.compaction import Stack, compact
 from groklab.train.divergence import diverging
 from groklab.train.grokking import GrokThresholds, detect_grokking
 from groklab.train.heap import keep_large_blocks_on_heap, release_free_heap
+from groklab.train.history import History
 from groklab.train.hooks import Hook, HookContext, hook_summaries
+from groklab.train.members import ensemble_id_of, member_configs, pending_config, plan_members, run_id_of
 from groklab.train.preflight import preflight
 from groklab.train.setup import setup
 from groklab.train.steps import accuracy, evaluate, minibatch_epoch, step
 from groklab.train.stopping import MemberStops, PlateauRule
 from groklab.train.tensorboard import TensorBoardLogger
 
-
-
-# -- members and ids -------------------------------------------------------------------------------
-
-def member_configs(cfg: RunConfig) -> list[RunConfig]:
-    """The stand-alone config of each member: its own seed, lr and weight decay as scalars."""
-    seeds, lrs, wds = cfg.member_seeds(), cfg.member_values("lr"), cfg.member_values("weight_decay")
-    out = []
-    for seed, lr, wd in zip(seeds, lrs, wds):
-        member = cfg.model_copy(deep=True)
-        member.train.seeds = [seed]
-        member.optim.lr = lr
-        member.optim.weight_decay = wd
-        out.append(member)
-    return out
-
-
-def run_id_of(member_cfg: RunConfig) -> str:
-    return member_cfg.config_hash()
-
-
-def ensemble_id_of(run_ids: list[str]) -> str:
-    return hashlib.sha256(",".join(run_ids).encode()).hexdigest()[:16]
-
-
-# -- history ---------------------------------------------------------------------------------------
-
-@dataclass
-class History:
-    """Per-epoch metrics of every member ([S] arrays per entry); test values NaN off the eval schedule."""
-
-    epochs: list[int] = field(default_factory=list)
-    train_loss: list[np.ndarray] = field(default_factory=list)
-    train_acc: list[np.ndarray] = field(default_factory=list)
-    test_loss: list[np.ndarray] = field(default_factory=list)
-    test_acc: list[np.ndarray] = field(default_factory=list)
-    collapse: list[np.ndarray] = field(default_factory=list)
-    series: list[tuple[int, str, np.ndarray]] = field(default_factory=list)  # (epoch, key, [S])
-
-    def metric_rows(self, member: int, until: int | None = None) -> list[tuple]:
-        f = lambda a: None if not np.isfinite(a[member]) else float(a[member])  # noqa: E731
-        return [(e, f(tl), f(ta), f(vl), f(va), f(c)) for e, tl, ta, vl, va, c in
-                zip(self.epochs, self.train_loss, self.train_acc, self.test_loss, self.test_acc, self.collapse)
-                if until is None or e <= until]
-
-    def series_rows(self, member: int, until: int | None = None) -> list[tuple]:
-        return [(e, k, float(v[member])) for e, k, v in self.series
-                if np.isfinite(v[member]) and (until is None or e <= until)]
-
-    ARRAYS = ("train_loss", "train_acc", "test_loss", "test_acc", "collapse")
-
-    def state(self) -> dict:
-        """Plain lists and tensors only, so the resume state loads with torch's `weights_only` unpickler."""
-        out = {name: [torch.from_numpy(np.ascontiguousarray(a)) for a in getattr(self, name)] for name in self.ARRAYS}
-        out["epochs"] = [int(e) for e in self.epochs]
-        out["series"] = [(int(e), str(k), torch.from_numpy(np.ascontiguousarray(v))) for e, k, v in self.series]
-        return out
-
-    @classmethod
-    def from_state(cls, state: dict) -> "History":
-        h = cls(epochs=list(state["epochs"]), series=[(e, k, v.numpy()) for e, k, v in state["series"]])
-        for name in cls.ARRAYS:
-            setattr(h, name, [a.numpy() for a in state[name]])
-        return h
-
-    def evaluated(self, member: int):
-        """Epochs with a test evaluation and the train/test accuracy there."""
-        e = np.array(self.epochs)
-        va = np.array([a[member] for a in self.test_acc])
-        ta = np.array([a[member] for a in self.train_acc])
-        keep = np.isfinite(va)
-        return e[keep], ta[keep], va[keep]
+__all__ = ["History", "EnsembleOutcome", "member_configs", "run_id_of", "ensemble_id_of", "plan_members",
+           "pending_config", "record_start", "record_outcome", "train", "run_ensemble"]  # members: re-exported
 
 
 # -- the loop --------------------------------------------------------------------------------------
@@ -123,26 +56,6 @@ class EnsembleOutcome:
         """A member's metric and series rows up to its stopped epoch (its stored series end there)."""
         until = self.results[member].get("stopped_epoch")
         return self.history.metric_rows(member, until), self.history.series_rows(member, until)
-
-
-def plan_members(cfg: RunConfig) -> tuple[list[RunConfig], list[str], str]:
-    """Member configs, their run ids and the ensemble id (which names the checkpoint folder)."""
-    members = member_configs(cfg)
-    run_ids = [run_id_of(m) for m in members]
-    if len(set(run_ids)) != len(run_ids):
-        raise GroklabError("two ensemble members have identical settings (seed, lr, weight decay); make them differ")
-    return members, run_ids, ensemble_id_of(run_ids)
-
-
-def pending_config(cfg: RunConfig, keep: list[int]) -> RunConfig:
-    """The ensemble of `cfg`'s members at indices `keep` only (each member keeps its seed, lr and weight
-    decay, so its run id and its numbers are those it has in the full ensemble)."""
-    seeds, lrs, wds = cfg.member_seeds(), cfg.member_values("lr"), cfg.member_values("weight_decay")
-    sub = cfg.model_copy(deep=True)
-    sub.train.seeds = [seeds[i] for i in keep]
-    sub.optim.lr = [lrs[i] for i in keep]
-    sub.optim.weight_decay = [wds[i] for i in keep]
-    return sub
 
 
 def record_start(store: Store, cfg: RunConfig, *, sweep_id: str | None = None, replace_complete: bool = False) -> None:
@@ -187,12 +100,45 @@ def train(cfg: RunConfig, *, store: Store | None = None, sweep_id: str | None = 
     if done:
         cfg = pending_config(cfg, todo)
         ensemble_id = ensemble_id_of([run_ids[s] for s in todo])
+    interrupts.raise_if_pending()  # a signal noted while an earlier ensemble finished: start nothing new
     record_start(store, cfg, sweep_id=sweep_id, replace_complete=force)
-    outcome = run_ensemble(cfg, ckpt.runs_folder(store.folder, ensemble_id), hooks=hooks, progress=progress, force=force,
-                           on_epoch=on_epoch)
-    record_outcome(store, outcome)
+    reached = [None]
+
+    def track(epoch: int) -> None:
+        reached[0] = epoch
+        if on_epoch is not None:
+            on_epoch(epoch)
+
+    with _ending_runs(store, plan_members(cfg)[1], reached):
+        outcome = run_ensemble(cfg, ckpt.runs_folder(store.folder, ensemble_id), hooks=hooks, progress=progress,
+                               force=force, on_epoch=track)
+        record_outcome(store, outcome)
     trained = dict(zip(outcome.run_ids, outcome.results))
     return [trained[r] if r in trained else dict(store.run(r)["summary"], skipped=True) for r in run_ids]
+
+
+@contextmanager
+def _ending_runs(store: Store, run_ids: list[str], reached: list):
+    """Runs left `running` by an interrupt are marked `interrupted`, by an error `failed` (with the error):
+    never left `running`. Best effort: a store that cannot be written (the error itself, maybe) keeps them."""
+    try:
+        yield
+    except interrupts.STOPS as err:
+        where = f"at epoch {reached[0] + 1}" if reached[0] is not None else None
+        _end(store, run_ids, "interrupted", None)
+        raise interrupts.Interrupted.of(err, where) from None
+    except Exception as err:
+        _end(store, run_ids, "failed", f"{type(err).__name__}: {err}")
+        raise
+
+
+def _end(store: Store, run_ids: list[str], status: str, error: str | None) -> None:
+    import sqlite3
+
+    try:
+        store.end_runs(run_ids, status, error)
+    except (GroklabError, sqlite3.Error, OSError):
+        pass
 
 
 def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), progress: bool | None = None,
@@ -201,7 +147,14 @@ def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), 
 
     Members stop on their own (`train.stop`; diverged members always): a stopping member's series end
     at that epoch, and it leaves the stack (`groklab.train.compaction`); when none are left, training ends.
+    A signal (see `groklab.interrupts`) ends the epoch in progress, writes the resume state for the next
+    one and raises `Interrupted`.
     """
+    with interrupts.deferring():
+        return _run_ensemble(cfg, folder, hooks=hooks, progress=progress, force=force, on_epoch=on_epoch)
+
+
+def _run_ensemble(cfg: RunConfig, folder: Path, *, hooks, progress, force, on_epoch) -> EnsembleOutcome:
     members, run_ids, ensemble_id = plan_members(cfg)
     folder = Path(folder)
     run = setup(cfg)
@@ -295,6 +248,12 @@ def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), 
             release_free_heap(epoch)
         if on_epoch is not None:
             on_epoch(epoch)
+        if interrupts.pending() and survivors and not last:
+            _save_resume(folder, run_ids, stack, history, epoch + 1, members_state, time.perf_counter() - clock)
+            for closing in (bar, tensorboard):
+                if closing is not None:
+                    closing.close()
+            raise interrupts.Interrupted(interrupts.pending(), f"at epoch {epoch + 1}")
         if not survivors:
             if members_state.all_diverged():
                 _log_all_diverged(bar, epoch)
