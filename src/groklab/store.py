@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -81,6 +82,11 @@ METRIC_COLUMNS = ("train_loss", "train_acc", "test_loss", "test_acc", "collapse"
 RUN_STATUSES = ("running", "complete", "failed", "interrupted")
 
 
+def warn(message: str) -> None:
+    """One line on stderr about a stored row that is read around (the CLI's warnings go the same way)."""
+    print(message, file=sys.stderr)
+
+
 def to_json(obj) -> str:
     """JSON text with every non-finite float (NaN, ±inf) written as null."""
     return json.dumps(_finite(obj), allow_nan=False)
@@ -102,7 +108,7 @@ class Store:
     def __init__(self, path: str | Path, *, readonly: bool = False):
         self.path = Path(path)
         self.readonly = readonly
-        self._conn = open_for_reading(self.path) if readonly else open_for_writing(self.path, SCHEMA)
+        self._conn = open_for_reading(self.path, SCHEMA) if readonly else open_for_writing(self.path, SCHEMA)
 
     @property
     def folder(self) -> Path:
@@ -254,8 +260,22 @@ class Store:
             except (sqlite3.Error, pd.errors.DatabaseError) as err:
                 raise GroklabError(f"bad query {where!r}: {err}") from None
         for col in ("config", "summary"):
-            df[col] = df[col].map(lambda s: json.loads(s) if isinstance(s, str) and s else {})  # NULL may read as NaN
+            df[col] = [self._decode(text, run_id, col) for text, run_id in zip(df[col], df["run_id"])]
         return df
+
+    def _decode(self, text, run_id: str, column: str) -> dict:
+        """A JSON column as a dict ({} for NULL, which may read as NaN). A row damaged by hand or by another
+        program is reported in one line and read as {}, so that the other runs still list."""
+        if not isinstance(text, str) or not text:
+            return {}
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        if isinstance(value, dict):
+            return value
+        warn(f"warning: run {run_id} in {str(self.path)!r} has a damaged {column} (not a JSON object); shown without it")
+        return {}
 
     def run(self, run_id: str) -> dict:
         """The run with this id or id prefix (matched literally: no SQL wildcards)."""

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
+from groklab import store_schema
 from groklab.errors import GroklabError
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -89,15 +90,19 @@ def open_for_writing(path: Path, schema: str) -> sqlite3.Connection:
     conn = None
     try:
         conn = sqlite3.connect(str(path), timeout=60, isolation_level=None)
+        version = 0  # a new file: stamped below
         if existed:
             quick_check(conn, path)
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             if tables and "runs" not in tables:
                 raise GroklabError(f"{str(path)!r} is an SQLite database of something else (no runs table); groklab "
                                    "did not modify it. Set store.path or GROKLAB_STORE (or --store) to another file")
+            version = store_schema.check(conn, path, schema) if tables else 0
+        # every check above only read: a refused file is as it was, not even switched to WAL
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.executescript(schema)
+        store_schema.migrate(conn, version)
         _OPENED_HERE.add(str(path.resolve()))
     except sqlite3.Error as err:
         if conn is not None:
@@ -109,8 +114,9 @@ def open_for_writing(path: Path, schema: str) -> sqlite3.Connection:
     return conn
 
 
-def open_for_reading(path: Path) -> sqlite3.Connection:
-    """A read-only connection to an existing store; works in read-only folders."""
+def open_for_reading(path: Path, schema: str | None = None) -> sqlite3.Connection:
+    """A read-only connection to an existing store; works in read-only folders. Given `schema`, a store of
+    another schema version or with other columns is refused (see `groklab.store_schema`)."""
     if not path.is_file():
         raise GroklabError(f"no store at {str(path)!r}; run `groklab train` or `groklab sweep` first, or pass --store")
     _check_header(path)
@@ -130,6 +136,12 @@ def open_for_reading(path: Path) -> sqlite3.Connection:
             conn.close()
             raise GroklabError(f"{str(path)!r} is an SQLite database without a runs table, not a groklab store; "
                                "pass the store file with --store (or store.path)")
+        try:
+            if schema is not None:
+                store_schema.check(conn, path, schema)
+        except GroklabError:
+            conn.close()
+            raise
         _OPENED_HERE.add(str(path.resolve()))
         return conn
     raise _explain(path, last, writing=False)
