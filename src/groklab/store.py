@@ -27,7 +27,7 @@ import pandas as pd
 
 from groklab.errors import GroklabError
 from groklab.owners import current_owner, owner_alive
-from groklab.store_open import damaged, guarded_read, open_for_reading, open_for_writing
+from groklab.store_open import WRITE_FAULTS, damaged, guarded_read, open_for_reading, open_for_writing, write_error
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -120,15 +120,24 @@ class Store:
 
     @contextmanager
     def transaction(self):
-        """All-or-nothing: either every statement inside lands, or none does."""
-        self._conn.execute("BEGIN IMMEDIATE")
+        """All-or-nothing: either every statement inside lands, or none does. A write the store refuses (locked
+        by another process past the wait, a full disk, a read-only file) is a one-line GroklabError."""
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as err:
+            raise write_error(self.path, err) from None
         try:
             yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        else:
             self._conn.execute("COMMIT")
+        except BaseException as err:
+            if self._conn.in_transaction:
+                try:
+                    self._conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # SQLite rolled back already (e.g. after a full disk)
+            if isinstance(err, sqlite3.OperationalError) and any(f in str(err) for f in WRITE_FAULTS):
+                raise write_error(self.path, err) from None
+            raise
 
     # -- writes ------------------------------------------------------------------------------
     def start_run(self, run_id: str, *, config: dict, seed: int, config_hash: str, name: str = "run",

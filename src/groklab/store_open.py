@@ -23,6 +23,7 @@ from groklab.errors import GroklabError
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 WHERE_TIME_LIMIT_S = 10.0
+LOCK_TIMEOUT_S = 60.0  # how long a write waits for another process's lock before giving up
 WHERE_TABLES = frozenset({"runs", "sweep_runs"})
 _PROGRESS_STEPS = 10_000  # SQLite VM instructions between two looks at the clock
 
@@ -58,8 +59,25 @@ def _check_header(path: Path) -> None:
                            "modify it. Set store.path or GROKLAB_STORE (or --store) to another file")
 
 
+WRITE_FAULTS = ("locked", "busy", "full", "readonly", "read-only", "disk I/O error")
+
+
+def write_error(path: Path, err: sqlite3.Error) -> GroklabError:
+    """One line for a write the store refused: locked by another process, a full disk, a read-only file."""
+    text = str(err)
+    if "locked" in text or "busy" in text:
+        return GroklabError(f"the store {str(path)!r} is locked by another process (waited {LOCK_TIMEOUT_S:g} s); let it "
+                            "finish or stop it, then run the same command again")
+    if "full" in text:
+        return GroklabError(f"cannot write the store {str(path)!r}: the disk is full; free some space (or set store.path "
+                            "or GROKLAB_STORE to a disk with room), then run the same command again")
+    return _explain(path, err, writing=True)
+
+
 def _explain(path: Path, err: sqlite3.Error, writing: bool) -> GroklabError:
     text = str(err)
+    if writing and any(s in text for s in ("locked", "busy", "full")):
+        return write_error(path, err)
     if any(s in text for s in ("malformed", "not a database", "disk I/O error", "corrupt")):
         return damaged(path, text)
     if writing and any(s in text for s in ("readonly", "read-only", "unable to open")):
@@ -89,7 +107,7 @@ def open_for_writing(path: Path, schema: str) -> sqlite3.Connection:
                            "set store.path or GROKLAB_STORE") from None
     conn = None
     try:
-        conn = sqlite3.connect(str(path), timeout=60, isolation_level=None)
+        conn = sqlite3.connect(str(path), timeout=LOCK_TIMEOUT_S, isolation_level=None)
         version = 0  # a new file: stamped below
         if existed:
             quick_check(conn, path)
@@ -123,7 +141,7 @@ def open_for_reading(path: Path, schema: str | None = None) -> sqlite3.Connectio
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
     last: sqlite3.Error | None = None
     for suffix in ("", "&immutable=1"):  # immutable: the folder does not allow WAL's shared-memory file
-        conn = sqlite3.connect(uri + suffix, uri=True, timeout=60, isolation_level=None)
+        conn = sqlite3.connect(uri + suffix, uri=True, timeout=LOCK_TIMEOUT_S, isolation_level=None)
         try:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.Error as err:

@@ -30,7 +30,6 @@ def save_snapshot(folder: Path, epoch: int, model: torch.nn.Module, members: lis
     """The stacked parameters at `epoch`; `members` lists the original member index of each stack position
     when members have stopped and left the stack (None: every member, in order)."""
     path = snapshot_path(folder, epoch)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     record = {"epoch": epoch, "params": state}
     if members is not None:
@@ -89,12 +88,16 @@ RESUME, PREVIOUS = "resume.pt", "resume.prev.pt"
 def save_resume(folder: Path, state: dict) -> None:
     """Write the resume state beside the current one, then swap: the current one becomes the previous, so
     a file damaged later (a full disk, a bad sector, a partial copy) still leaves a good one to fall back to."""
-    folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / (RESUME + ".tmp")
-    torch.save(state, tmp)
-    if (folder / RESUME).exists():
-        os.replace(folder / RESUME, folder / PREVIOUS)
-    os.replace(tmp, folder / RESUME)
+
+    def write():
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.save(state, tmp)
+        if (folder / RESUME).exists():
+            os.replace(folder / RESUME, folder / PREVIOUS)
+        os.replace(tmp, folder / RESUME)
+
+    _guarded(write, folder / RESUME, tmp)
 
 
 def remove_resume(folder: Path) -> None:
@@ -153,5 +156,29 @@ def safe_load(path: Path, what: str):
 
 def _atomic_save(obj, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+
+    def write():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+
+    _guarded(write, path, tmp)
+
+
+def _guarded(write, path: Path, tmp: Path) -> None:
+    """Run `write`; a checkpoint that cannot be written (a full disk, a read-only folder) is one line, and its
+    partial file is removed. The error is raised only after the except block, once the failed writer (held by
+    the traceback's frames) has closed its file, so that removing it really frees the space."""
+    reason = None
+    try:
+        write()
+    except (OSError, RuntimeError) as err:  # torch reports a failed write as a RuntimeError without errno
+        reason = getattr(err, "strerror", None) or " ".join(str(err).split())[:120]
+    if reason is None:
+        return
+    try:
+        tmp.unlink(missing_ok=True)
+    except OSError:
+        pass
+    raise GroklabError(f"cannot write the checkpoint {str(path)!r}: {reason}; free some space or make the folder "
+                       "writable, then run the same command again (training resumes from the last resume state)")
