@@ -8,12 +8,14 @@ folder does not even allow the shared-memory file that WAL readers need.
 
 A `--where` filter is SQL that the user writes. It runs on its own read-only connection that may
 read only the `runs` table (and `sweep_runs`, for `--sweep`), with no PRAGMAs or recursive queries,
-and is stopped after `WHERE_TIME_LIMIT_S` seconds.
+makes no value over `WHERE_MAX_VALUE_BYTES` (so no single step runs long or takes much memory), and is
+stopped after `WHERE_TIME_LIMIT_S` seconds.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -25,7 +27,8 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 WHERE_TIME_LIMIT_S = 10.0
 LOCK_TIMEOUT_S = 60.0  # how long a write waits for another process's lock before giving up
 WHERE_TABLES = frozenset({"runs", "sweep_runs"})
-_PROGRESS_STEPS = 10_000  # SQLite VM instructions between two looks at the clock
+_PROGRESS_STEPS = 1_000  # SQLite VM instructions between two looks at the clock
+WHERE_MAX_VALUE_BYTES = 16 << 20  # the largest string or blob a --where may make (stored configs are a few kB)
 
 
 def damaged(path: Path, detail: str) -> GroklabError:
@@ -173,10 +176,20 @@ def guarded_read(path: Path, sql: str, params: tuple, where: str):
     deadline = time.monotonic() + WHERE_TIME_LIMIT_S
     conn.set_authorizer(_authorize)
     conn.set_progress_handler(lambda: int(time.monotonic() > deadline), _PROGRESS_STEPS)
+    if hasattr(conn, "setlimit"):  # Python >= 3.11
+        # One SQL step is not interrupted: a single randomblob(10**9) would run past any deadline and take
+        # its size in memory. No string or blob may exceed WHERE_MAX_VALUE_BYTES, so no step is that long.
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, WHERE_MAX_VALUE_BYTES)
+    timer = threading.Timer(WHERE_TIME_LIMIT_S + 0.5, conn.interrupt)  # a wall-clock stop, as well as the steps'
+    timer.daemon = True
+    timer.start()
     try:
         return pd.read_sql_query(sql, conn, params=params)
     except (sqlite3.Error, pd.errors.DatabaseError) as err:
         text = str(err)
+        if "too big" in text:
+            raise GroklabError(f"--where {where!r} makes a value larger than {WHERE_MAX_VALUE_BYTES >> 20} MiB and was "
+                               "stopped; filter with simpler conditions on the runs' columns, config.* and summary.*") from None
         if "interrupted" in text:
             raise GroklabError(f"--where {where!r} ran longer than {WHERE_TIME_LIMIT_S:g} s and was stopped; "
                                "filter with simpler conditions on the runs' columns, config.* and summary.*") from None
@@ -187,6 +200,7 @@ def guarded_read(path: Path, sql: str, params: tuple, where: str):
             raise damaged(path, text.split(": ")[-1]) from None
         raise GroklabError(f"bad query {where!r}: {text.split(': ')[-1]}") from None
     finally:
+        timer.cancel()
         conn.close()
 
 
