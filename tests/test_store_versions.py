@@ -51,17 +51,21 @@ def test_a_newer_store_is_refused_naming_both_versions(capsys, store):
     assert store.read_bytes() == before
 
 
-def previous_release_store(path):
-    """A store as the release before schema versions wrote it: no user_version, no run_owners table."""
+def previous_release_store(path, schema):
+    """A store as a release before schema versions wrote it (user_version 0)."""
     with sqlite3.connect(path) as c:
-        c.executescript(SCHEMA.split("CREATE TABLE IF NOT EXISTS run_owners")[0])
+        c.executescript(schema)
         c.execute("""INSERT INTO runs(run_id, status, config, summary, seed, created) VALUES
                      ('old0000000000000', 'complete', '{"optim": {"lr": 0.001}}', '{"grok_epoch": 5}', 0, 1.0)""")
     return path
 
 
-def test_a_store_of_the_previous_release_is_migrated(capsys, tmp_path):
-    path = previous_release_store(tmp_path / "old.sqlite")
+@pytest.mark.parametrize("schema", [
+    SCHEMA,  # the previous release: the same tables, no version recorded
+    SCHEMA.split("CREATE TABLE IF NOT EXISTS run_owners")[0],  # earlier: before run owners were recorded
+])
+def test_a_store_of_an_earlier_release_is_migrated(capsys, tmp_path, schema):
+    path = previous_release_store(tmp_path / "old.sqlite", schema)
     code, out, _ = cli(capsys, "runs", "list", "--store", path)  # reading: works, changes nothing
     assert code == 0 and "old00000" in out
     code, _, err = cli(capsys, *TRAIN, f"store.path={path}")

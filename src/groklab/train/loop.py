@@ -83,8 +83,8 @@ def train(cfg: RunConfig, *, store: Store | None = None, sweep_id: str | None = 
     Members the store already has complete are not trained again (unless `force`): their stored summaries
     are returned (with `skipped`), and the others train as an ensemble of their own, so a complete run's
     row, folder and snapshots are never rewritten. Resumes from the ensemble's last resume checkpoint when
-    one exists. The hooks the config asks for (e.g.
-    `li2.every`) are built by `setup`; `hooks` adds extras.
+    one exists. The hooks the config asks for (e.g. `li2.every`) are built by `setup`; `hooks` adds extras.
+    An interrupt or an error marks the runs it cut short `interrupted` or `failed`, never left `running`.
 
     Train accuracy with minibatches is the train-mode running mean over the epoch's batches (dropout
     on), as the Muon paper's base code logs it; that value feeds the grokking "train accuracy has
