@@ -73,6 +73,15 @@ def test_a_huge_ensemble_is_refused_at_once(capsys, tmp_path):
     assert time.perf_counter() - t0 < 2.0
 
 
+def test_an_ensemble_too_big_for_memory_is_refused_at_once(capsys, tmp_path):
+    seeds = "[" + ",".join(map(str, range(4096))) + "]"
+    t0 = time.perf_counter()
+    code, _, err = cli(capsys, "train", "li2_fig3", f"train.seeds={seeds}", "model.width=1000000",
+                       f"store.path={tmp_path / 'runs.sqlite'}")
+    one_line_error(code, err, "4096 member(s)")
+    assert time.perf_counter() - t0 < 2.0  # members are planned and checked before any per-member work
+
+
 def test_an_override_that_reads_as_a_yaml_date_stays_text(capsys, tmp_path):
     code, out, err = cli(capsys, *TRAIN, "name=2020-01-01", f"store.path={tmp_path / 'runs.sqlite'}")
     assert code == 0, err

@@ -22,13 +22,13 @@ from groklab.config import RunConfig
 from groklab.errors import GroklabError
 from groklab.store import Store
 from groklab.train import checkpoint as ckpt
-from groklab.train.compaction import Stack, compact
+from groklab.train.compaction import Stack, compact, subset_config
 from groklab.train.divergence import diverging
 from groklab.train.grokking import GrokThresholds, detect_grokking
 from groklab.train.heap import keep_large_blocks_on_heap, release_free_heap
 from groklab.train.history import History
 from groklab.train.hooks import Hook, HookContext, hook_summaries
-from groklab.train.members import ensemble_id_of, member_configs, pending_config, plan_members, run_id_of
+from groklab.train.members import ensemble_id_of, member_configs, plan_members, run_id_of
 from groklab.train.preflight import preflight
 from groklab.train.setup import setup
 from groklab.train.steps import accuracy, evaluate, minibatch_epoch, step
@@ -36,7 +36,7 @@ from groklab.train.stopping import MemberStops, PlateauRule
 from groklab.train.tensorboard import TensorBoardLogger
 
 __all__ = ["History", "EnsembleOutcome", "member_configs", "run_id_of", "ensemble_id_of", "plan_members",
-           "pending_config", "record_start", "record_outcome", "train", "run_ensemble"]  # members: re-exported
+           "record_start", "record_outcome", "train", "run_ensemble"]  # members: re-exported
 
 
 # -- the loop --------------------------------------------------------------------------------------
@@ -98,7 +98,7 @@ def train(cfg: RunConfig, *, store: Store | None = None, sweep_id: str | None = 
     if not todo:
         return [dict(store.run(r)["summary"], skipped=True) for r in run_ids]
     if done:
-        cfg = pending_config(cfg, todo)
+        cfg = subset_config(cfg, todo)  # each member keeps its seed, lr and weight decay, so its run id
         ensemble_id = ensemble_id_of([run_ids[s] for s in todo])
     interrupts.raise_if_pending()  # a signal noted while an earlier ensemble finished: start nothing new
     record_start(store, cfg, sweep_id=sweep_id, replace_complete=force)

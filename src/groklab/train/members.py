@@ -13,16 +13,15 @@ from groklab.errors import GroklabError
 
 
 def member_configs(cfg: RunConfig) -> list[RunConfig]:
-    """The stand-alone config of each member: its own seed, lr and weight decay as scalars."""
+    """The stand-alone config of each member: its own seed, lr and weight decay as scalars.
+
+    Only the train and optim sections are copied per member; the others are shared with `cfg` (copying
+    every section of thousands of members took seconds before a memory check could refuse them). Code
+    that changes a member config copies it first (`model_copy(deep=True)`), as everywhere in groklab."""
     seeds, lrs, wds = cfg.member_seeds(), cfg.member_values("lr"), cfg.member_values("weight_decay")
-    out = []
-    for seed, lr, wd in zip(seeds, lrs, wds):
-        member = cfg.model_copy(deep=True)
-        member.train.seeds = [seed]
-        member.optim.lr = lr
-        member.optim.weight_decay = wd
-        out.append(member)
-    return out
+    return [cfg.model_copy(update={"train": cfg.train.model_copy(update={"seeds": [seed]}),
+                                   "optim": cfg.optim.model_copy(update={"lr": lr, "weight_decay": wd})})
+            for seed, lr, wd in zip(seeds, lrs, wds)]
 
 
 def run_id_of(member_cfg: RunConfig) -> str:
@@ -40,14 +39,3 @@ def plan_members(cfg: RunConfig) -> tuple[list[RunConfig], list[str], str]:
     if len(set(run_ids)) != len(run_ids):
         raise GroklabError("two ensemble members have identical settings (seed, lr, weight decay); make them differ")
     return members, run_ids, ensemble_id_of(run_ids)
-
-
-def pending_config(cfg: RunConfig, keep: list[int]) -> RunConfig:
-    """The ensemble of `cfg`'s members at indices `keep` only (each member keeps its seed, lr and weight
-    decay, so its run id and its numbers are those it has in the full ensemble)."""
-    seeds, lrs, wds = cfg.member_seeds(), cfg.member_values("lr"), cfg.member_values("weight_decay")
-    sub = cfg.model_copy(deep=True)
-    sub.train.seeds = [seeds[i] for i in keep]
-    sub.optim.lr = [lrs[i] for i in keep]
-    sub.optim.weight_decay = [wds[i] for i in keep]
-    return sub
