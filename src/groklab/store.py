@@ -108,6 +108,7 @@ class Store:
     def __init__(self, path: str | Path, *, readonly: bool = False):
         self.path = Path(path)
         self.readonly = readonly
+        self._warned: set[tuple[str, str]] = set()  # damaged rows already reported (once per handle)
         self._conn = open_for_reading(self.path, SCHEMA) if readonly else open_for_writing(self.path, SCHEMA)
 
     @property
@@ -283,6 +284,9 @@ class Store:
             value = None
         if isinstance(value, dict):
             return value
+        if (run_id, column) in self._warned:
+            return {}
+        self._warned.add((run_id, column))
         warn(f"warning: run {run_id} in {str(self.path)!r} has a damaged {column} (not a JSON object); shown without it")
         return {}
 

@@ -180,7 +180,7 @@ def guarded_read(path: Path, sql: str, params: tuple, where: str):
         # One SQL step is not interrupted: a single randomblob(10**9) would run past any deadline and take
         # its size in memory. No string or blob may exceed WHERE_MAX_VALUE_BYTES, so no step is that long.
         conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, WHERE_MAX_VALUE_BYTES)
-    timer = threading.Timer(WHERE_TIME_LIMIT_S + 0.5, conn.interrupt)  # a wall-clock stop, as well as the steps'
+    timer = threading.Timer(WHERE_TIME_LIMIT_S + 0.5, _interrupt, (conn,))  # a wall-clock stop, as well as the steps'
     timer.daemon = True
     timer.start()
     try:
@@ -202,6 +202,13 @@ def guarded_read(path: Path, sql: str, params: tuple, where: str):
     finally:
         timer.cancel()
         conn.close()
+
+
+def _interrupt(conn: sqlite3.Connection) -> None:
+    try:
+        conn.interrupt()
+    except sqlite3.Error:  # closed meanwhile: the query is over
+        pass
 
 
 def _authorize(action: int, arg1, arg2, db_name, source) -> int:
