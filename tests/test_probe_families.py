@@ -165,6 +165,8 @@ def test_a_damaged_row_does_not_hide_the_others(capsys, store):
         c.execute("UPDATE runs SET config = 'not json' WHERE rowid = 1")
     code, out, err = cli(capsys, "runs", "list", "--store", store)
     assert code == 0 and "2 run(s)" in out and err.count("\n") == 1 and "damaged config" in err
+    code, out, err = cli(capsys, "report", "--latest", "--store", store, "--out", store.parent / "report")
+    assert code == 0 and "report: " in out and "Traceback" not in err, err
 
 
 # -- security -----------------------------------------------------------------------------------------

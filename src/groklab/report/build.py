@@ -126,6 +126,9 @@ def assemble(store: Store | str | Path, target: str | None = None, out: str | Pa
         store = Store(store, readonly=True)
     tgt = resolve_target(store, target)
     runs = store.runs(f"run_id IN ({','.join('?' * len(tgt.run_ids))})", tuple(tgt.run_ids))
+    runs = runs[runs["config"].map(bool)]  # a run whose config is damaged (reported by the store) is left out
+    if runs.empty:
+        raise GroklabError(f"every run of {tgt.kind} {tgt.id[:12]} has a damaged config; report another target")
     if tgt.kind == "run":
         runs = runs.sort_values("member")
     out = Path(out) if out is not None else store.folder / "reports" / f"{tgt.kind}-{tgt.id[:12]}"
