@@ -64,11 +64,29 @@ def test_a_kill_mid_way_leaves_the_complete_run_alone_and_clean_never_lists_it(c
     assert both[0].get("skipped") and both[1]["stopped_epoch"] == 40
 
 
-def test_start_run_keeps_a_complete_row_unless_told_to_replace_it(tmp_path):
+def test_start_run_keeps_a_complete_row_even_when_it_is_retrained(tmp_path):
     s = Store(tmp_path / "runs.sqlite")
     s.start_run("r1", config={}, seed=0, config_hash="h", ensemble_id="e1", folder="f1")
-    s.write_results("r1", [], summary={"x": 1}, status="complete")
+    s.write_results("r1", [(0, 1.0, 0.5, 1.0, 0.5, None)], summary={"x": 1}, status="complete")
     s.start_run("r1", config={}, seed=0, config_hash="h", ensemble_id="e2", folder="f2")
     assert (s.run("r1")["status"], s.run("r1")["folder"]) == ("complete", "f1")
-    s.start_run("r1", config={}, seed=0, config_hash="h", ensemble_id="e2", folder="f2", replace_complete=True)
-    assert (s.run("r1")["status"], s.run("r1")["folder"]) == ("running", "f2")
+    s.write_results("r1", [(0, 2.0, 0.5, 1.0, 0.5, None)], summary={"x": 2}, status="complete")
+    assert s.run("r1")["summary"] == {"x": 2} and s.metrics(["r1"])["train_loss"].tolist() == [2.0]
+
+
+def test_a_forced_retrain_killed_mid_way_leaves_the_complete_run_listed_and_kept(capsys, tmp_path):
+    store = tmp_path / "runs.sqlite"
+    (a,) = train(cfg_of(store, "train.seeds=[0]"))
+    killed = textwrap.dedent(f"""
+        import os, signal
+        from groklab.config import load_config
+        from groklab.train.loop import train
+        cfg = load_config(None, {[*BASE, f"store.path={store}", "train.seeds=[0]"]!r})
+        train(cfg, force=True, on_epoch=lambda e: e == 25 and os.kill(os.getpid(), signal.SIGKILL))
+    """)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), OMP_NUM_THREADS="1")
+    assert subprocess.run([sys.executable, "-c", killed], env=env).returncode == -9
+    assert Store(store).run(a["run_id"])["status"] == "complete"
+    code, out, _ = cli(capsys, "runs", "clean", "--dry-run", "--store", store)
+    assert code == 0 and "0 stale run(s)" in out
+    assert len(Store(store).metrics([a["run_id"]])) == 41

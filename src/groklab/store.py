@@ -143,9 +143,10 @@ class Store:
     # -- writes ------------------------------------------------------------------------------
     def start_run(self, run_id: str, *, config: dict, seed: int, config_hash: str, name: str = "run",
                   ensemble_id: str | None = None, member: int = 0, sweep_id: str | None = None,
-                  folder: str | None = None, replace_complete: bool = False) -> None:
-        """Record a run as running. A run already stored complete is left as it is (row, ensemble, folder)
-        unless `replace_complete`: only an explicit retrain may take a complete run over."""
+                  folder: str | None = None) -> None:
+        """Record a run as running. A run already stored complete is left as it is (status, ensemble, folder),
+        even when it is retrained on purpose (`--force`): until new results replace its rows in one
+        transaction, it stays complete, so an interrupt or a kill can never leave it stale or cleanable."""
         now = time.time()
         with self.transaction() as c:
             c.execute(
@@ -155,9 +156,8 @@ class Store:
                    ON CONFLICT(run_id) DO UPDATE SET status='running', error=NULL, updated=excluded.updated,
                        ensemble_id=excluded.ensemble_id, member=excluded.member, folder=excluded.folder,
                        sweep_id=COALESCE(runs.sweep_id, excluded.sweep_id)
-                   WHERE runs.status != 'complete' OR ?""",
-                (run_id, sweep_id, ensemble_id, member, name, config_hash, seed, to_json(config), folder, now, now,
-                 int(replace_complete)),
+                   WHERE runs.status != 'complete'""",
+                (run_id, sweep_id, ensemble_id, member, name, config_hash, seed, to_json(config), folder, now, now),
             )
             if c.execute("SELECT status FROM runs WHERE run_id=?", (run_id,)).fetchone()[0] == "running":
                 c.execute("INSERT OR REPLACE INTO run_owners VALUES (?,?,?,?)", (run_id, *current_owner()))

@@ -58,15 +58,15 @@ class EnsembleOutcome:
         return self.history.metric_rows(member, until), self.history.series_rows(member, until)
 
 
-def record_start(store: Store, cfg: RunConfig, *, sweep_id: str | None = None, replace_complete: bool = False) -> None:
-    """Mark every member of `cfg` as running in the store (one transaction per member). A member stored
-    complete keeps its row unless `replace_complete` (an explicit retrain)."""
+def record_start(store: Store, cfg: RunConfig, *, sweep_id: str | None = None) -> None:
+    """Mark every member of `cfg` as running in the store (one transaction per member); a member stored
+    complete keeps its row as it is until its new results replace it (`Store.start_run`)."""
     members, run_ids, ensemble_id = plan_members(cfg)
     folder = ckpt.runs_folder(store.folder, ensemble_id)
     for s, (member, run_id) in enumerate(zip(members, run_ids)):
         store.start_run(run_id, config=member.model_dump(mode="json"), seed=member.train.seeds[0],
                         config_hash=member.config_hash(), name=cfg.name, ensemble_id=ensemble_id, member=s,
-                        sweep_id=sweep_id, folder=str(folder), replace_complete=replace_complete)
+                        sweep_id=sweep_id, folder=str(folder))
 
 
 def record_outcome(store: Store, outcome: EnsembleOutcome) -> None:
@@ -101,7 +101,7 @@ def train(cfg: RunConfig, *, store: Store | None = None, sweep_id: str | None = 
         cfg = subset_config(cfg, todo)  # each member keeps its seed, lr and weight decay, so its run id
         ensemble_id = ensemble_id_of([run_ids[s] for s in todo])
     interrupts.raise_if_pending()  # a signal noted while an earlier ensemble finished: start nothing new
-    record_start(store, cfg, sweep_id=sweep_id, replace_complete=force)
+    record_start(store, cfg, sweep_id=sweep_id)
     reached = [None]
 
     def track(epoch: int) -> None:
