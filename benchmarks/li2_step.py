@@ -136,7 +136,11 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="Z7, K=32, 2 epochs, S=1 and 2 (a self-test, not a measurement)")
     parser.add_argument("--compile", action="store_true", help="also measure a torch.compile'd step against eager")
     parser.add_argument("--only-compile", action="store_true", help="measure the torch.compile'd step only")
+    parser.add_argument("--members", default=None,
+                        help="comma-separated ensemble sizes S for the per-member rows (default 1,8,32; e.g. "
+                             "1,8,32,128 on a GPU, where stacking pays further)")
     args = parser.parse_args()
+    sizes_s = tuple(int(v) for v in args.members.split(",")) if args.members else None
     device = resolve_device(args.device)
     epochs = 2 if args.tiny else 15 if args.quick else args.epochs
     out: dict = {"device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads()}
@@ -171,8 +175,8 @@ def main() -> None:
         out["per_member"] = {}
         for label, (group, width) in sizes.items():
             row = {}
-            for members in ((1, 2) if args.tiny else (1, 8, 32)):
-                if args.quick and label == "li2_fig3" and members == 32:
+            for members in sizes_s or ((1, 2) if args.tiny else (1, 8, 32)):
+                if args.quick and label == "li2_fig3" and members >= 32 and not sizes_s:
                     continue
                 row[f"S={members}"] = round(throughput(group, width, members, epochs, args.device, tmp), 1)
             base = row["S=1"]

@@ -172,12 +172,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="old/new pairs in the schedule comparison (default 2)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--members", default=None,
+                        help="comma-separated ensemble sizes S to time (default 1,4,16; quick 1,4; e.g. 1,8,32,128 on "
+                             "a GPU), two timed epochs each (one with --tiny)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     setting = TINY if args.tiny else SETTING
     plan = {1: 1} if args.tiny else {1: 2, 4: 1} if args.quick else {1: 4, 4: 2, 16: 1}  # members -> timed epochs
+    if args.members:
+        plan = {int(v): 1 if args.tiny else 2 for v in args.members.split(",")}
     W, D, p = setting["width"], setting["depth"], setting["modulus"]
     out: dict = {"device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
                  "setting": f"div mod {p}, 50% train, batch 512, depth {D}, width {W}, heads 1, dropout 0.2, "

@@ -8,7 +8,7 @@ table against its closed-form maximum M/4 (definitions in docs/li2-quantities.md
 
     python examples/train_analyse_plot.py [--out DIR]
 
-About 15 s on two CPU cores. Writes DIR/train_analyse_plot.png (default DIR: example-output) and
+16 s with OMP_NUM_THREADS=1 on a 2-core CPU at a load average of about 5 (46 s with two threads there). Writes DIR/train_analyse_plot.png (default DIR: example-output) and
 its runs into the store named by GROKLAB_STORE (default DIR/runs.sqlite).
 """
 

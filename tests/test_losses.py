@@ -68,6 +68,21 @@ def test_cross_entropy_matches_torch_per_member(data):
     torch.testing.assert_close(cross_entropy(z, y[0]), torch.stack([F.cross_entropy(z[s], y[0]) for s in range(S)]))
 
 
+def test_float64_cross_entropy_keeps_float64_and_the_default_rounds_to_float32():
+    # A float64 run still computes its cross-entropy in float32 unless loss.dtype=float64: on CUDA and on the
+    # CPU that float32 step rounds differently (one float32 ulp of the loss, measured on an H200), so a
+    # device-equality check in float64 must set loss.dtype=float64 as tests/test_gpu.py does.
+    g = torch.Generator().manual_seed(3)
+    logits = torch.randn(2, 40, 7, generator=g, dtype=torch.float64) * 3
+    labels = torch.randint(0, 7, (2, 40), generator=g)
+    reference = torch.stack([F.cross_entropy(logits[s], labels[s]) for s in range(2)])
+    exact = get_loss("ce", dtype="float64")(logits, labels)
+    rounded = get_loss("ce")(logits, labels)
+    assert exact.dtype == rounded.dtype == torch.float64
+    torch.testing.assert_close(exact, reference, rtol=1e-14, atol=0)
+    assert (rounded - reference).abs().max() > 1e-12  # the float32 round trip is there, and visible
+
+
 def test_stablemax_is_softmax_of_log_ramp_and_not_shift_invariant(data):
     z, y = data
     s = torch.where(z >= 0, z + 1, 1 / (1 - z))

@@ -30,7 +30,9 @@ def test_report_structure_and_grid(quick):
     for key in ("verdicts", "runs", "tests", "tests_sustained", "cells", "pooled", "kaplan_meier", "paper", "notes",
                 "figures"):
         assert key in report
-    assert len(report["verdicts"]) == 4 and all(isinstance(v["pass"], bool) for v in report["verdicts"])
+    assert len(report["verdicts"]) == 5 and all(isinstance(v["pass"], bool) for v in report["verdicts"])
+    assert [v["claim"].split(":")[0] for v in report["verdicts"][:2]] == ["primary", "primary"]
+    assert report["control"]["permutations"] == 200 and 0 <= report["control"]["either_pass_rate"] <= 1
     runs = report["runs"]
     tasks, outputs = {"add", "mul"}, {"ce", "stablemax", "sparsemax"}
     assert {r["task"] for r in runs} == tasks and {r["output"] for r in runs} == outputs
@@ -99,7 +101,7 @@ def test_statistics_keys_and_values(quick):
 def test_figures_exist(quick):
     report, _, root, _ = quick
     names = sorted(p.split("/")[-1] for p in report["figures"])
-    assert names == ["fig4_boxplot.png", "kaplan_meier.png"]
+    assert names == ["fig4_boxplot.png", "kaplan_meier.png", "kaplan_meier_tasks.png"]
     for p in report["figures"]:
         with open(p, "rb") as fh:
             assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
@@ -131,14 +133,23 @@ def test_cli_json_resumes_from_the_store(quick, capsys):
 
 def test_grid_settings():
     full = mg.make_grid(quick=False)
-    assert full.tasks == ("gcd", "add", "div", "exp", "mul", "parity") and len(full.seeds) == 10
-    assert full.epochs == 1000
+    assert full.tasks == ("gcd", "add", "div", "exp", "mul", "parity") and full.seeds == (0, 1, 2)
+    assert full.epochs == 500 and mg.make_grid(quick=False, seeds=10).seeds == tuple(range(10))
     cfg = mg.cell_config(full, "div", "sparsemax", "muon")
     assert (cfg.task.modulus, cfg.model.width, cfg.model.depth, cfg.train.batch_size) == (97, 128, 2, 512)
     assert (cfg.optim.kind, cfg.optim.muon_routing, cfg.optim.muon_lr, cfg.optim.weight_decay) == ("muon", "hidden", 0.02, 1.0)
     adamw = mg.cell_config(full, "gcd", "ce", "adamw")
     assert adamw.optim.betas == (0.9, 0.98) and adamw.optim.lr == 1e-3 and adamw.task.train_fraction is None
     assert mg.make_grid(quick=True, seeds=4).seeds == (0, 1, 2, 3)
+
+
+def test_medium_runs_are_full_design_runs():
+    """The medium mode is the six-task design on fewer tasks: its run ids are full-mode run ids."""
+    from groklab.train.loop import plan_members
+
+    full, medium = mg.make_grid(quick=False), mg.make_grid(medium=True)
+    for cell in (("add", "ce", "muon"), ("mul", "sparsemax", "adamw")):
+        assert plan_members(mg.cell_config(full, *cell))[1] == plan_members(mg.cell_config(medium, *cell))[1]
 
 
 def test_medium_grid_settings():
@@ -156,6 +167,7 @@ def test_medium_grid_settings():
     (["--tasks", "add,mull"], "unknown task 'mull' in --tasks (did you mean 'mul'?)"),
     (["--tasks", ","], "--tasks is empty"),
     (["--workers", "-1"], "--workers must be >= 0"),
+    (["--seeds", "0"], "--seeds"),
 ])
 def test_bad_options_are_one_line_and_write_nothing(tmp_path, capsys, argv, message):
     store = tmp_path / "runs.sqlite"
@@ -245,9 +257,76 @@ def test_first_verdict_says_when_censoring_reverses_the_mean():
     grid = mg.make_grid(medium=True)
     reversed_ = _runs([("muon", 20), ("muon", None), ("muon", None), ("muon", None),
                        ("adamw", 40), ("adamw", 42), ("adamw", 44), ("adamw", 46)])
-    first = mgs.verdicts(mgs.analyse(reversed_), grid.describe())[0]
+    first = mgs.verdicts(mgs.analyse(reversed_, permutations=0), grid.describe())[2]
     assert first.passed and "censoring reverses this" in first.measured and "Muon is behind" in first.measured
     agreeing = _runs([("muon", 20), ("muon", 22), ("muon", 24), ("muon", 26),
                       ("adamw", 40), ("adamw", 42), ("adamw", 44), ("adamw", None)])
-    first = mgs.verdicts(mgs.analyse(agreeing), grid.describe())[0]
+    first = mgs.verdicts(mgs.analyse(agreeing, permutations=0), grid.describe())[2]
     assert first.passed and "censoring" not in first.measured
+
+
+def _paired_grid(muon_epochs, adamw_epochs, tasks=("add", "mul", "div"), outputs=("ce", "stablemax")):
+    """Seed-matched runs over tasks × outputs; None = never grokked within the 500-epoch budget."""
+    import pandas as pd
+    rows = []
+    for t in tasks:
+        for o in outputs:
+            for seed, (m, a) in enumerate(zip(muon_epochs, adamw_epochs)):
+                for opt, g in (("muon", m), ("adamw", a)):
+                    rows.append(dict(task=t, output=o, optimizer=opt, seed=seed, grok_epoch=g, sustained_grok_epoch=g,
+                                     observed_until=g if g is not None else 500, censored=g is None,
+                                     sustained_censored=g is None, collapsed=False, diverged=False))
+    return pd.DataFrame(rows)
+
+
+def _verdicts(runs):
+    return {v.claim.split(" (")[0]: v.passed for v in mgs.verdicts(mgs.analyse(runs, permutations=0), "test")}
+
+
+def test_every_verdict_passes_where_muon_is_clearly_faster():
+    """The positive case: each of the five verdicts can come out true."""
+    runs = _paired_grid([40, 45, 50, 55, 60], [120, 150, 170, None, 200])
+    assert all(mgs.verdicts(mgs.analyse(runs, permutations=0), "test")[i].passed for i in range(5))
+
+
+def test_negative_controls_every_verdict_fails_with_identical_or_swapped_arms():
+    """Negative controls: with both arms identical no verdict may pass; with the arms swapped (AdamW
+    clearly faster) none may pass either."""
+    same = _paired_grid([40, 80, 120, None, 200], [40, 80, 120, None, 200])
+    assert not any(v.passed for v in mgs.verdicts(mgs.analyse(same, permutations=0), "test"))
+    swapped = _paired_grid([120, 150, 170, None, 200], [40, 45, 50, 55, 60])
+    assert not any(v.passed for v in mgs.verdicts(mgs.analyse(swapped, permutations=0), "test"))
+
+
+def test_tighter_distribution_counts_never_grokked_runs_as_late():
+    """Muon's grokked runs are tight but a third never grok: the KM interquartile range is unbounded, so the
+    'tighter' verdict fails where the grokked-only IQR would have said Muon."""
+    runs = _paired_grid([50, 51, 52, None, None, 53], [60, 90, 120, 150, 180, 210])
+    verdicts = mgs.verdicts(mgs.analyse(runs, permutations=0), "test")
+    result = mgs.analyse(runs, permutations=0)
+    assert result["pooled"]["muon"]["grok"]["iqr"] < result["pooled"]["adamw"]["grok"]["iqr"]  # grokked only
+    assert result["pooled"]["muon"]["km_quartiles"]["iqr"] == float("inf") and not verdicts[4].passed
+
+
+def test_permutation_control_rarely_passes_without_an_optimizer_effect():
+    """Labels permuted within pairs carry no information: the primary verdicts pass in about 5 % or less of
+    the permutations, while on the real labels of a clear effect they pass."""
+    rng = np.random.default_rng(0)
+    epochs = [int(x) for x in rng.integers(40, 300, 8)]
+    runs = _paired_grid(epochs, [e + int(d) for e, d in zip(epochs, rng.integers(-30, 31, 8))])
+    control = mgs.permutation_control(runs, n=300)
+    assert control["logrank_pass_rate"] <= 0.1 and control["sign_pass_rate"] <= 0.1
+    clear = _paired_grid([40, 45, 50, 55, 60], [120, 150, 170, None, 200])
+    assert all(mgs.primary_passes(clear))
+    assert mgs.permutation_control(clear, n=200)["either_pass_rate"] <= 0.1
+
+
+def test_a_store_of_another_design_is_refused_unwritten(quick, tmp_path, capsys):
+    """The quick fixture's store holds quick-design runs: the full design refuses it in one line, writes nothing."""
+    _, store_path, _, _ = quick
+    before = open(store_path, "rb").read()
+    with pytest.raises(SystemExit) as exc:
+        main(["reproduce", "muon-grokking", "--store", store_path, "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and len(err.splitlines()) == 1 and "another design" in err
+    assert open(store_path, "rb").read() == before and not (tmp_path / "o").exists()

@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
-# The Muon-grokking study on one GPU, from a fresh machine with only PyTorch installed (no network):
-# install groklab (carried wheels), run the CUDA tests, the full grid `groklab reproduce muon-grokking`
-# (6 tasks x 3 outputs x AdamW/Muon x 10 seeds) and the li2_step and transformer_epoch benchmarks on CUDA,
-# then gather timings and results into OUT. See docs/gpu.md.
+# The Muon-grokking studies on one GPU, from a fresh machine with only PyTorch installed (no network):
+# install groklab (carried wheels), run the CUDA tests, the li2_step and transformer_epoch benchmarks on CUDA
+# (S = 1, 8, 32, 128), then two grids side by side: the six-task design `groklab reproduce muon-grokking
+# --seeds 10` (6 tasks x 3 outputs x AdamW/Muon x 10 seeds) and `groklab reproduce muon-width-batch`
+# (width x batch on div, 180 runs); gather timings, stores and verdicts into OUT. See docs/gpu.md.
 #
 #   bash benchmarks/gpu/fetch_wheels.sh                 # once, where pip reaches an index: wheels into .whl/
 #   bash benchmarks/gpu/run.sh OUT [--tiny] [--workers N] [--budget S] [--stages LIST] [--work DIR] [--full-bench]
 #
 #   --tiny        every stage tiny and on the CPU (a 1-task, 1-seed quick grid): the script's self-test
-#   --workers N   grid worker processes sharing the GPU (default: 12, at most the cores less 2; tiny: 2)
-#   --budget S    wall seconds for the whole script (default 570: one 10-minute device call); the grid gets
-#                 what install and tests leave, less 90 s kept for the benchmarks and 30 s for the summary,
-#                 and is interrupted at its end (completed runs stay in the store, counted in summary.json)
-#   --stages LIST comma-separated subset of install,tests,grid,bench (default: all; they run in that order)
-#   --work DIR    where the store, checkpoints and per-stage outputs go (default: a new folder under /tmp);
-#                 OUT receives only run.log, summary.json, verdict.json, the figures and store.sqlite.gz
+#   --workers N   worker processes sharing the GPU per grid (default: 7 each, at most (cores - 2) / 2; tiny: 2)
+#   --budget S    wall seconds for the whole script (default 570: one 10-minute device call); the grids get
+#                 what install, tests and benchmarks leave, less 30 s for the summary, and are interrupted at
+#                 its end (completed runs stay in the stores, counted in summary.json; a re-run resumes)
+#   --stages LIST comma-separated subset of install,tests,bench,grid (default: all; they run in that order)
+#   --work DIR    where the stores, checkpoints and per-stage outputs go (default: a new folder under /tmp);
+#                 OUT receives only run.log, summary.json, both verdicts, both stores (gzipped), two figures
 #   --full-bench  the benchmarks' full modes (default on CUDA: their --quick modes, to leave the grid time)
+#   --stores DIR  resume: start the grids from the stores an earlier call brought back (DIR/store.sqlite.gz and
+#                 DIR/store_wb.sqlite.gz); their complete runs are kept, the rest are trained
 #
 # PYTHON (default python3) is the interpreter that holds torch. Exit status 0 when every stage passed.
 set -uo pipefail
@@ -24,8 +27,7 @@ usage() { awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"
 [ $# -ge 1 ] || usage
 OUT=$1; shift
 case "$OUT" in -*) usage ;; esac
-TINY=0; WORKERS=""; BUDGET=570; STAGES="install,tests,grid,bench"; WORK=""; FULL_BENCH=0
-BENCH_RESERVE=90  # seconds kept for the benchmarks, which run after the grid
+TINY=0; WORKERS=""; BUDGET=570; STAGES="install,tests,bench,grid"; WORK=""; FULL_BENCH=0; STORES=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --tiny) TINY=1 ;;
@@ -34,6 +36,7 @@ while [ $# -gt 0 ]; do
         --stages) STAGES=$2; shift ;;
         --work) WORK=$2; shift ;;
         --full-bench) FULL_BENCH=1 ;;
+        --stores) STORES=$(cd "$2" && pwd) || exit 2; shift ;;
         *) echo "run.sh: unknown option $1" >&2; usage ;;
     esac
     shift
@@ -49,7 +52,7 @@ mkdir -p "$WORK" && WORK=$(cd "$WORK" && pwd)
 case "$WORK/" in "$OUT"/*) echo "run.sh: --work must lie outside OUT (only 8 files come back from OUT)" >&2; exit 2 ;; esac
 SITE="$WORK/site"
 LOG="$OUT/run.log"
-rm -f "$OUT"/summary.json "$OUT"/verdict.json "$OUT"/store.sqlite.gz "$OUT"/*.png  # an earlier run's files
+rm -f "$OUT"/summary.json "$OUT"/verdict*.json "$OUT"/store*.sqlite.gz "$OUT"/*.png  # an earlier run's files
 : > "$LOG"
 : > "$WORK/stages.tsv"
 cd "$REPO" || exit 2
@@ -63,7 +66,8 @@ if [ "$TINY" = 1 ]; then
 else
     DEVICE=cuda
     cores=$(nproc 2>/dev/null || echo 4)
-    WORKERS=${WORKERS:-$(( cores - 2 < 12 ? (cores - 2 < 1 ? 1 : cores - 2) : 12 ))}
+    half=$(( (cores - 2) / 2 ))
+    WORKERS=${WORKERS:-$(( half < 7 ? (half < 1 ? 1 : half) : 7 ))}
 fi
 
 log() { echo "[run.sh $(date -u +%H:%M:%S)] $*" | tee -a "$LOG"; }
@@ -126,17 +130,10 @@ bench() {  # bench SCRIPT NAME ARGS...: JSON to $WORK/NAME.json, messages to the
     local script=$1 name=$2; shift 2
     "$PYTHON" "benchmarks/$script" --device "$DEVICE" --json "$@" > "$WORK/$name.json"
 }
-grid() {
-    local rc
-    if command -v nvidia-smi >/dev/null 2>&1 && [ "$TINY" = 0 ]; then
-        nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader,nounits -l 1 > "$WORK/gpu_util.csv" 2>/dev/null &
-        sampler=$!
-    fi
-    "$PYTHON" -c 'from groklab.cli import main; main()' reproduce muon-grokking "$@" \
-        --store "$WORK/store.sqlite" --out "$WORK/muon-grokking" --json > "$WORK/grid.json"
-    rc=$?
-    [ -n "${sampler:-}" ] && kill "$sampler" 2>/dev/null
-    return "$rc"
+grid() {  # grid NAME ARGS...: one reproduction into WORK/NAME (store WORK/NAME.sqlite, JSON WORK/NAME.json)
+    local name=$1; shift
+    "$PYTHON" -c 'from groklab.cli import main; main()' reproduce "$name" "$@" \
+        --store "$WORK/$name.sqlite" --out "$WORK/$name" --json > "$WORK/$name.json"
 }
 export -f install run_tests bench grid
 
@@ -159,36 +156,51 @@ fi
 # -- tests: the CUDA tests (they skip on a CPU) ------------------------------------------------------
 wants tests && stage tests 120 "" bash -c run_tests
 
-# -- the grid: what the budget leaves, less 30 s for the summary and BENCH_RESERVE for the benchmarks --
-if [ "$TINY" = 1 ]; then
-    GRID_ARGS="--quick --tasks add --seeds 1 --workers $WORKERS"; EXPECTED=6
-else
-    GRID_ARGS="--workers $WORKERS"; EXPECTED=360
-fi
-if wants grid; then
-    reserve=0
-    wants bench && reserve=$BENCH_RESERVE
-    left=$(( BUDGET - $(elapsed) - 30 - reserve ))
-    if [ "$left" -lt 30 ]; then
-        log "grid skipped: ${left}s of the ${BUDGET}s budget left"
-        printf 'grid\t1\t0\t%s\n' "skipped: budget spent" >> "$WORK/stages.tsv"
-    else
-        stage grid "$left" "$GRID_ARGS" bash -c "grid $GRID_ARGS"
-    fi
-fi
-
-# -- benchmarks (their --quick modes on CUDA unless --full-bench; --tiny on the self-test) -----------
+# -- benchmarks (their --quick modes on CUDA unless --full-bench; --tiny on the self-test), before the grids
+# so that nothing else shares the device while they are timed; each gets at most 100 s
 if wants bench; then
     if [ "$TINY" = 1 ]; then size="--tiny"; elif [ "$FULL_BENCH" = 1 ]; then size=""; else size="--quick"; fi
-    # after the grid: each gets half of what is left (at least 30 s), so the summary is still written in time
-    left=$(( (BUDGET - $(elapsed) - 30) / 2 )); [ "$left" -lt 30 ] && left=30
-    stage li2_step "$left" "$size" bash -c "bench li2_step.py li2_step $size"
-    left=$(( BUDGET - $(elapsed) - 30 )); [ "$left" -lt 30 ] && left=30
-    stage transformer_epoch "$left" "$size" bash -c "bench transformer_epoch.py transformer_epoch $size"
+    members=""; [ "$TINY" = 0 ] && members="--members 1,8,32,128"
+    stage li2_step 100 "$size $members" bash -c "bench li2_step.py li2_step $size $members"
+    stage transformer_epoch 100 "$size $members" bash -c "bench transformer_epoch.py transformer_epoch $size $members --no-schedules"
+fi
+
+# -- the grids, side by side: what the budget leaves, less 30 s for the summary ----------------------
+if [ "$TINY" = 1 ]; then
+    SIX_ARGS="--quick --tasks add --seeds 1 --workers $WORKERS"; SIX_EXPECTED=6
+    WB_ARGS="--quick --seeds 2 --workers 1"; WB_EXPECTED=32
+else
+    SIX_ARGS="--seeds 10 --workers $WORKERS"; SIX_EXPECTED=360
+    WB_ARGS="--workers $WORKERS"; WB_EXPECTED=180
+fi
+if [ -n "$STORES" ]; then
+    for pair in "store.sqlite.gz:muon-grokking" "store_wb.sqlite.gz:muon-width-batch"; do
+        [ -f "$STORES/${pair%%:*}" ] && gunzip -c "$STORES/${pair%%:*}" > "$WORK/${pair##*:}.sqlite" \
+            && log "resuming ${pair##*:} from $STORES/${pair%%:*}"
+    done
+fi
+if wants grid; then
+    left=$(( BUDGET - $(elapsed) - 30 ))
+    if [ "$left" -lt 30 ]; then
+        log "grids skipped: ${left}s of the ${BUDGET}s budget left"
+        printf 'grid\t1\t0\t%s\n' "skipped: budget spent" >> "$WORK/stages.tsv"
+    else
+        if command -v nvidia-smi >/dev/null 2>&1 && [ "$TINY" = 0 ]; then
+            nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader,nounits -l 1 > "$WORK/gpu_util.csv" 2>/dev/null &
+            sampler=$!
+        fi
+        stage grid "$left" "muon-grokking $SIX_ARGS" bash -c "grid muon-grokking $SIX_ARGS" &
+        six=$!
+        stage grid_wb "$left" "muon-width-batch $WB_ARGS" bash -c "grid muon-width-batch $WB_ARGS" &
+        wb=$!
+        wait "$six" "$wb"
+        [ -n "${sampler:-}" ] && kill "$sampler" 2>/dev/null
+    fi
 fi
 
 # -- summary: OUT/summary.json and the files that come back ----------------------------------------
 "$PYTHON" benchmarks/gpu/summarize.py "$WORK" "$OUT" --mode "$([ $TINY = 1 ] && echo tiny || echo full)" \
-    --workers "$WORKERS" --expected-runs "$EXPECTED" --grid-command "reproduce muon-grokking $GRID_ARGS" 2>&1 | tee -a "$LOG"
+    --workers "$WORKERS" --expected-runs "$SIX_EXPECTED" --expected-wb-runs "$WB_EXPECTED" \
+    --grid-command "reproduce muon-grokking $SIX_ARGS" --wb-command "reproduce muon-width-batch $WB_ARGS" 2>&1 | tee -a "$LOG"
 log "done in $(elapsed)s; work folder $WORK"
 awk -F'\t' '$2 != 0 {bad = 1} END {exit bad}' "$WORK/stages.tsv"

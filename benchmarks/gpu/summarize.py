@@ -1,9 +1,9 @@
 """The GPU script's last step: gather what its stages left in the work folder into OUT/summary.json, and
 copy the files worth bringing back to the top of OUT (at most 8 files come back from a device call, each at
-most 16 MiB, so OUT holds only: run.log, summary.json, verdict.json, the grid's figures and, when it
-compresses below 15 MiB, store.sqlite.gz). Standard library only: it must work when the install failed.
+most 16 MiB, so OUT holds only: run.log, summary.json, each grid's verdict and, when it compresses below
+15 MiB, its store gzipped, and one figure of each). Standard library only: it must work when the install failed.
 
-    python benchmarks/gpu/summarize.py WORK OUT --mode full|tiny --workers N --expected-runs R
+    python benchmarks/gpu/summarize.py WORK OUT --mode full|tiny --workers N --expected-runs R --expected-wb-runs R
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def store_counts(store: Path, expected: int | None, seconds: float | None) -> di
     return out
 
 
-def copy_store(store: Path, out: Path) -> dict:
+def copy_store(store: Path, out: Path, name: str = "store.sqlite.gz") -> dict:
     """A consistent copy of the store (sqlite backup), gzipped into OUT when small enough."""
     if not store.exists():
         return {"copied": False, "why": "no store"}
@@ -92,7 +92,7 @@ def copy_store(store: Path, out: Path) -> dict:
         src.backup(dst)
     src.close()
     dst.close()
-    target = out / "store.sqlite.gz"
+    target = out / name
     with snapshot.open("rb") as f, gzip.open(target, "wb", compresslevel=6) as g:
         shutil.copyfileobj(f, g)
     raw, packed = snapshot.stat().st_size, target.stat().st_size
@@ -118,41 +118,48 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--expected-runs", type=int, default=None)
     ap.add_argument("--grid-command", default="")
+    ap.add_argument("--expected-wb-runs", type=int, default=None)
+    ap.add_argument("--wb-command", default="")
     args = ap.parse_args()
     work, out = args.work, args.out
     rows = stages(work)
-    grid_seconds = next((r["seconds"] for r in rows if r["stage"] == "grid"), None)
+    seconds = {r["stage"]: r["seconds"] for r in rows}
     summary: dict = {
         "mode": args.mode,
         "ok": bool(rows) and all(r["rc"] == 0 for r in rows),
         "stages": rows,
-        "total_seconds": round(sum(r["seconds"] for r in rows), 1),
+        "total_seconds": round(sum(r["seconds"] for r in rows if r["stage"] != "grid_wb"), 1),  # grids overlap
         "gpu": nvidia_smi(work),
         "env": _json(work / "env.json"),
         "benchmarks": {"li2_step": _json(work / "li2_step.json"), "transformer_epoch": _json(work / "transformer_epoch.json")},
         "tests": (work / "tests.txt").read_text()[-4000:] if (work / "tests.txt").exists() else None,
-        "grid": {"command": args.grid_command, "workers": args.workers, "seconds": grid_seconds,
-                 "store": store_counts(work / "store.sqlite", args.expected_runs, grid_seconds),
-                 "gpu_use": gpu_use(work)},
+        "gpu_use_during_grids": gpu_use(work),
         "work_folder": str(work),
     }
-    verdict = _json(work / "muon-grokking" / "verdict.json")
     files = ["run.log", "summary.json"]
-    if verdict is not None:
-        shutil.copy2(work / "muon-grokking" / "verdict.json", out / "verdict.json")
-        files.append("verdict.json")
-        summary["grid"]["verdicts"] = [{"claim": v.get("claim"), "pass": v.get("pass"), "measured": v.get("measured")}
-                                       for v in verdict.get("verdicts", [])]
-        summary["grid"]["pooled"] = verdict.get("pooled")
-    summary["grid"]["store_copy"] = copy_store(work / "store.sqlite", out)
-    if summary["grid"]["store_copy"]["copied"]:
-        files.append("store.sqlite.gz")
-    figures = sorted((work / "muon-grokking").glob("*.png"), key=lambda p: (p.stem not in ("fig4_boxplot", "kaplan_meier"), p.name))
-    room = MAX_FILES - len(files) - 0
-    for fig in figures[:room]:
+    grids = (("grid", "muon-grokking", args.grid_command, args.expected_runs, "verdict.json", "store.sqlite.gz"),
+             ("grid_wb", "muon-width-batch", args.wb_command, args.expected_wb_runs, "verdict_wb.json",
+              "store_wb.sqlite.gz"))
+    for key, name, command, expected, verdict_name, store_name in grids:
+        entry = {"command": command, "workers": args.workers, "seconds": seconds.get(key),
+                 "store": store_counts(work / f"{name}.sqlite", expected, seconds.get(key))}
+        verdict = _json(work / name / "verdict.json")
+        if verdict is not None:
+            shutil.copy2(work / name / "verdict.json", out / verdict_name)
+            files.append(verdict_name)
+            entry["verdicts"] = [{"claim": v.get("claim"), "pass": v.get("pass"), "measured": v.get("measured")}
+                                 for v in verdict.get("verdicts", [])]
+        entry["store_copy"] = copy_store(work / f"{name}.sqlite", out, store_name)
+        if entry["store_copy"]["copied"]:
+            files.append(store_name)
+        summary[key] = entry
+    figures = [p for stem in ("muon-grokking/kaplan_meier", "muon-width-batch/width_batch_heatmap")
+               for p in [work / f"{stem}.png"] if p.exists()]
+    for fig in figures[:MAX_FILES - len(files)]:
         if fig.stat().st_size <= MAX_FILE:
-            shutil.copy2(fig, out / fig.name)
-            files.append(fig.name)
+            target = f"{fig.parent.name}-{fig.name}"
+            shutil.copy2(fig, out / target)
+            files.append(target)
     summary["files"] = files
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     trim_log(out / "run.log")

@@ -22,6 +22,20 @@ for command_module in (groups, train, features, li2, reproduce, report, sweep, r
     command_module.register(app)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from groklab import __version__
+
+        typer.echo(f"groklab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                          help="Print groklab's version and exit.")) -> None:
+    """Train, measure and explain grokking on group arithmetic."""
+
+
 def _usage_error_classes() -> tuple[tuple[type, ...], tuple[type, ...]]:
     """(ClickException classes, Abort classes) of every click the installed typer may raise: typer >= 0.22
     bundles its own copy (typer._click), older typers raise click's, and both may be installed."""

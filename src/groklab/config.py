@@ -18,12 +18,12 @@ from pydantic import BaseModel, ValidationError
 from groklab import config_yaml
 from groklab.config_schema import (
     DEFAULT_STORE, SEED_LIMIT, STORE_HELP, FeaturesConfig, Li2Config, LossConfig, ModelConfig, OptimConfig,
-    RunConfig, StoreConfig, TaskConfig, TrainConfig, default_store_path, one_of)
+    RunConfig, StoreConfig, TaskConfig, TrainConfig, VIEWER_KEYS, default_store_path, one_of)
 from groklab.errors import GroklabError, closest
 
 __all__ = [  # the schema's names are re-exported: groklab.config is the one public import
     "DEFAULT_STORE", "SEED_LIMIT", "STORE_HELP", "FeaturesConfig", "Li2Config", "LossConfig", "ModelConfig",
-    "OptimConfig", "RunConfig", "StoreConfig", "TaskConfig", "TrainConfig", "default_store_path", "one_of",
+    "OptimConfig", "RunConfig", "StoreConfig", "TaskConfig", "TrainConfig", "VIEWER_KEYS", "default_store_path", "one_of",
     "CONFIG_KEYS", "apply_override", "config_from_dict", "load_yaml", "preset_path", "load_config"]
 
 # -- parsing ---------------------------------------------------------------------------------------

@@ -24,6 +24,10 @@ DEFAULT_STORE = "./groklab-runs/runs.sqlite"
 STORE_HELP = f"SQLite store (default: store.path, i.e. $GROKLAB_STORE or {DEFAULT_STORE})."
 
 
+# train.* keys that only choose where progress and logs are shown: never part of a run id, sweep id or ensemble shape.
+VIEWER_KEYS = ("progress", "tensorboard", "wandb")
+
+
 def default_store_path() -> str:
     """The store a run uses when nothing names one: $GROKLAB_STORE, else ./groklab-runs/runs.sqlite."""
     return os.environ.get("GROKLAB_STORE", DEFAULT_STORE)
@@ -185,6 +189,7 @@ class TrainConfig(_Section):
     # collapse metric) every N epochs (None: at every evaluation). Grokking detection never reads it.
     train_eval_every: int | None = Field(None, ge=1)
     tensorboard: bool = False
+    wandb: bool = False  # log the same scalars to Weights & Biases (offline unless configured; train/wandb_log.py)
     # Per-member early stopping (train/stopping.py): never | grok (first grok epoch) | sustained (the
     # sustained-grok window has confirmed it) | plateau (test accuracy has settled after memorization: the
     # mean over the last plateau_evals evaluations within plateau_delta of the mean over the plateau_evals
@@ -268,7 +273,7 @@ class RunConfig(_Section):
     def config_hash(self) -> str:
         """Hash of everything that changes the numbers (not the store location, not progress bars)."""
         data = self.model_dump(mode="json", exclude={"store": True, "name": True,
-                                                      "train": {"progress", "tensorboard"}})
+                                                      "train": set(VIEWER_KEYS)})
         # new keys at their defaults leave the ids of runs made before them as they were
         if data["train"]["stop"] != "plateau":  # the plateau window changes nothing under the other rules
             del data["train"]["plateau_evals"], data["train"]["plateau_delta"]

@@ -18,10 +18,10 @@ def register(app: typer.Typer) -> None:
 def reproduce_command(
     name: Optional[str] = typer.Argument(None, help="Reproduction to run; omit (or --list) to list them."),
     quick: bool = typer.Option(False, "--quick", help="Reduced sizes that finish in minutes on a CPU (as CI runs them)."),
-    medium: bool = typer.Option(False, "--medium", help="muon-grokking: the paper's model at p = 97 on a reduced grid: add and mul, 3 seeds (about 50 min on 2 CPU cores)."),
+    medium: bool = typer.Option(False, "--medium", help="muon-grokking: the full design's runs on add and mul only, 3 seeds (about 50 min on 2 CPU cores)."),
     tasks: Optional[str] = typer.Option(None, "--tasks", help="muon-grokking: comma-separated tasks (gcd, add, div, exp, mul, parity)."),
-    stored_only: bool = typer.Option(False, "--stored-only", help="muon-grokking: analyse the complete cells in the store, train nothing."),
-    workers: Optional[int] = typer.Option(None, "--workers", help="muon-grokking: processes training cells at once (0: this process; default: one per core, on CUDA 12 sharing the GPU, at most the cores less 2)."),
+    stored_only: bool = typer.Option(False, "--stored-only", help="muon-grokking, muon-width-batch: analyse the complete runs in the store, train nothing."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="muon-grokking, muon-width-batch: processes training ensembles at once (0: this process; default: one per core, on CUDA 12 sharing the GPU, at most the cores less 2)."),
     seeds: Optional[int] = typer.Option(None, "--seeds", min=1, help="Seeds per cell (default: the reproduction's own)."),
     groups: Optional[str] = typer.Option(None, "--groups", help="Comma-separated groups (li2-scaling: a subset of its list, or others)."),
     out: Optional[str] = typer.Option(None, "--out", help="Folder for figures and verdict.json."),
@@ -40,7 +40,7 @@ def reproduce_command(
     mode = "-quick" if quick else "-medium" if medium else ""
     folder = Path(out) if out else Path(store_path).parent / "reproduce" / (name + mode)
     report = registry.reproduce(name, quick=quick, out=folder, store_path=store_path, seeds=seeds,
-                                progress=not as_json, echo=(lambda s: None) if as_json else typer.echo,
+                                progress=None, echo=(lambda s: None) if as_json else typer.echo,
                                 groups=[g.strip() for g in groups.split(",") if g.strip()] if groups else None,
                                 medium=medium, workers=workers, stored_only=stored_only,
                                 tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks is not None else None)

@@ -15,6 +15,7 @@ from typing import Optional
 import typer
 
 from groklab.commands.common import existing_store, print_json
+from groklab.commands.run_columns import COLUMNS, DEFAULT, parse_columns, table_lines
 from groklab.config import STORE_HELP
 from groklab.errors import GroklabError
 
@@ -59,14 +60,18 @@ def list_command(
     limit: Optional[int] = typer.Option(None, "--limit", help="At most this many runs (the newest)."),
     store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line per run."),
+    columns: Optional[str] = typer.Option(None, "--columns", help=f"Comma-separated columns to show, from: "
+                                          f"{', '.join(COLUMNS)} (default: {','.join(DEFAULT)})."),
 ):
-    """List runs: id, sweep, status, seed, lr, weight decay, grok epoch, final test accuracy.
+    """List runs: id, sweep, status, task, model, optimizer, lr, weight decay, stop rule, seed, grok epoch, final
+    test accuracy, name (`--columns` to choose).
 
     Status shows `diverged` for a complete run whose member ran away and `stale` for a running row whose
     process is gone (remove those with `groklab runs clean`)."""
     from groklab.sweep.query import runs_frame
 
     _check_status(status)
+    names = parse_columns(columns)
     if limit is not None and limit < 1:
         raise GroklabError(f"--limit must be >= 1 (the newest runs to show), got {limit}")
     db = existing_store(store)
@@ -82,17 +87,9 @@ def list_command(
     if not rows:
         typer.echo("no runs")
         return
-    fmt = lambda v, spec="": "-" if v is None or v != v else format(v, spec)  # noqa: E731 - NaN != NaN
-    table = [["run", "sweep", "status", "seed", "lr", "wd", "grok", "test_acc", "name"]]
-    for r in rows:
-        r = {k: _none_if_nan(v) for k, v in r.items()}
-        c, s = r["config"], r["summary"]
-        table.append([r["run_id"][:8], (r["sweep_id"] or "-")[:8], _shown_status(r, stale), fmt(r["seed"], "d"),
-                      fmt(c.get("optim", {}).get("lr"), "g"), fmt(c.get("optim", {}).get("weight_decay"), "g"),
-                      fmt(s.get("grok_epoch"), "d"), fmt(s.get("final_test_acc"), ".3f"), str(r["name"])])
-    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    for row in table:
-        typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    shown = [dict({k: _none_if_nan(v) for k, v in r.items()}, shown_status=_shown_status(r, stale)) for r in rows]
+    for line in table_lines(shown, names):
+        typer.echo(line)
     typer.echo(f"{len(rows)} run(s)")
     if stale:
         typer.echo(STALE_HINT.format(n=len(stale)))
@@ -165,7 +162,7 @@ def export_command(
         try:
             import pyarrow  # noqa: F401
         except ImportError:
-            raise GroklabError("--format parquet needs pyarrow: pip install pyarrow") from None
+            raise GroklabError("--format parquet needs pyarrow: pip install 'groklab[export]'") from None
     if out is not None:
         _check_writable(Path(out))
     db = existing_store(store)

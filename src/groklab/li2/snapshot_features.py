@@ -14,24 +14,7 @@ from groklab.config import config_from_dict
 from groklab.errors import GroklabError
 from groklab.li2 import transformer_features as T
 from groklab.train import checkpoint as ckpt
-
-
-def epoch_ranges(epochs: list[int]) -> str:
-    """Saved epochs compactly: "0-99, 100-1000 every 100" style runs of equal steps (dense early snapshots
-    would otherwise make a message hundreds of numbers long)."""
-    parts, i = [], 0
-    while i < len(epochs):
-        j = i
-        step = epochs[i + 1] - epochs[i] if i + 1 < len(epochs) else 0
-        while j + 1 < len(epochs) and epochs[j + 1] - epochs[j] == step:
-            j += 1
-        if j - i >= 2:
-            parts.append(f"{epochs[i]}-{epochs[j]}" + (f" every {step}" if step != 1 else ""))
-            i = j + 1
-        else:
-            parts.append(str(epochs[i]))
-            i += 1
-    return ", ".join(parts)
+from groklab.train.checkpoint import epoch_ranges
 
 
 def snapshot_of(store, row: dict, epoch: int | None) -> tuple[int, dict]:

@@ -17,7 +17,7 @@ from groklab.losses.kinds import LOSS_KINDS
 from groklab.report.plots import Member, colours
 
 # Config keys that never distinguish runs scientifically (where results go, progress bars).
-IGNORED_KEYS = {"name", "store.path", "train.progress", "train.tensorboard"}
+IGNORED_KEYS = {"name", "store.path", "train.progress", "train.tensorboard", "train.wandb"}
 SEED_KEYS = {"train.seeds"}
 SHORT_NAMES = {"optim.weight_decay": "wd", "optim.lr": "lr", "train.seeds": "seed", "task.group": "group",
                "task.train_fraction": "p", "optim.kind": "optim", "model.width": "K", "task.modulus": "M",

@@ -211,18 +211,26 @@ def survival_figure(curves: Sequence[tuple[str, pd.DataFrame, pd.DataFrame | Non
 
 
 def survival_panels_figure(panels: Sequence[tuple[str, Mapping[str, pd.DataFrame]]], *, title: str,
-                           budget: float | None = None) -> Figure:
-    """Kaplan–Meier curves side by side, one panel per (title, label → `kaplan_meier` frame)."""
-    fig = new_figure(max(5.0, 3.7 * len(panels)), 4.2)
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+                           budget: float | None = None, ncols: int | None = None) -> Figure:
+    """Kaplan–Meier curves side by side, one panel per (title, label → `kaplan_meier` frame), `ncols` a row.
+
+    Curves that would coincide stay apart: each label's line is drawn a little thinner and dashed
+    differently than the one before it, so an arm under another still shows."""
+    ncols = ncols or len(panels)
+    nrows = -(-len(panels) // ncols)
+    fig = new_figure(max(5.0, 3.7 * ncols), 4.2 * nrows)
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, (panel_title, curves) in zip(axes, panels):
         for i, (label, km) in enumerate(curves.items()):
             n = int(km["at_risk"].iloc[0]) if len(km) else 0
-            _survival_steps(ax, km, _optimiser_colour(label, i), budget, label=f"{label} (n={n})")
+            _survival_steps(ax, km, _optimiser_colour(label, i), budget, style=("-", "--", ":", "-.")[i % 4],
+                            label=f"{label} (n={n})")
         ax.set(xlabel=EPOCH_LABEL, ylabel="runs not yet grokked (fraction)", ylim=(-0.02, 1.02))
         ax.set_title(panel_title, fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
     fig.suptitle(title, fontsize=11)
     return fig
 

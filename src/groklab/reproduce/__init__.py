@@ -21,6 +21,7 @@ from groklab.errors import GroklabError, closest
 MODULES = {
     # name -> module under groklab.reproduce (added as reproductions land)
     "muon-grokking": "muon_grokking",
+    "muon-width-batch": "muon_width_batch",
     "li2-reconstruction": "li2_reconstruction",
     "li2-energy": "li2_energy",
     "li2-scaling": "li2_scaling",
@@ -60,7 +61,7 @@ class Context:
     out: Path
     store_path: str
     seeds: int | None = None
-    progress: bool = True
+    progress: bool | None = True  # None: a bar on a terminal, periodic lines on stderr elsewhere
     echo: Callable[[str], None] = print
     figures: list[Path] = field(default_factory=list)
     extra: dict = field(default_factory=dict)  # extra report fields a reproduction attaches (runs, tests, ...)
@@ -97,6 +98,8 @@ def reproduce(name: str, *, quick: bool, out: Path, store_path: str, seeds: int 
     _check_options(name, module, quick=quick, medium=medium, tasks=tasks, workers=workers, stored_only=stored_only)
     if hasattr(module, "check_options"):  # the reproduction's own checks (e.g. task names), before any work
         module.check_options(quick=quick, medium=medium, seeds=seeds, tasks=tasks)
+    if hasattr(module, "check_store") and Path(store_path).exists():  # e.g. runs of another design: refused unwritten
+        module.check_store(store_path, quick=quick, medium=medium, seeds=seeds, tasks=tasks)
     if groups is not None:
         takes = [n for n in names() if getattr(load(n), "TAKES_GROUPS", False)]
         if not getattr(module, "TAKES_GROUPS", False):

@@ -6,20 +6,21 @@ initialisations. Every cell goes through `train()`, so results live in the store
 only the seeds the store lacks (an interrupted cell resumes from its last checkpoint).
 
 Settings (docs/reproductions.md#muon-grokking; the paper states no sizes, learning rates or weight decay):
-- full: the six tasks at the paper's split fractions (gcd .5, add .8, div .8, exp .7, mul .5, parity .5),
-  p = 97, random split per seed; the base code's transformer (depth 2, width 128, 1 head, SwiGLU 4×,
-  pre-RMSNorm, dropout 0.2, causal, RoPE base 1e6 on the sequence axis); batch 512; 1000 epochs (the
-  budget Fig. 4's largest point suggests), test accuracy every epoch; 10 seeds (``--seeds N``).
+- full (the six-task design, fixed before any of its runs): the six tasks at the paper's split fractions
+  (gcd .5, add .8, div .8, exp .7, mul .5, parity .5; parity 10-bit), p = 97, random split per seed; the base
+  code's transformer (depth 2, width 128, 1 head, SwiGLU 4×, pre-RMSNorm, dropout 0.2, causal, RoPE base 1e6
+  on the sequence axis); batch 512; a 500-epoch budget (runs still training there are censored), test
+  accuracy every epoch; seeds 0–2 (``--seeds N`` extends to 0..N-1: more seeds, the same design).
   AdamW: lr 1e-3, betas (0.9, 0.98), wd 1.0 (base code). Muon: torch variant (momentum 0.95, Nesterov,
   5 Newton–Schulz steps, Keller's √max(1, A/B) scaling) at lr 0.02 on the hidden matrices; AdamW
   with the baseline's settings on the embedding, head and gains; the same wd 1.0 in both groups (the
   paper's "equivalent strength"). Newton–Schulz runs in float32 (torch's bf16 is a GPU speed choice;
   on CPUs without bf16 matrix units it is 5–10× slower, and float32 is the more exact orthogonalisation).
-- medium (``--medium``, 49 min on a 2-core CPU, measured): the full setting on add (80 % split) and mul (50 %), all
-  three outputs, both optimizers, 3 seeds, a 500-epoch budget (runs still training there are censored).
-  Chosen because every arm of both tasks groks well inside the budget (mul: epochs 26–113, 3 seeds), so
-  the budget decides little. div, the other 80 % task, does not: Muon × stablemax stays censored at 500 in
-  all three seeds, and add with div costs ≈ 2 h 21 min here (``--tasks add,div``).
+  The primary verdict pools every task, output and seed run: log-rank with censoring (one-sided, Muon
+  ahead) and the paired sign test over (task, output, seed).
+- medium (``--medium``): the same runs on add and mul only. Its history makes it no evidence on its own:
+  add with div ran first (Muon not sooner; Muon × stablemax never groks on div within 500 epochs), and mul
+  replaced div after a seed-0 probe had shown Muon ahead on it. Its run ids are full-mode run ids.
 - quick (CI, a couple of minutes on two CPU cores): add and mul mod 23, width 32, depth 1, no dropout,
   full batch, 200 epochs, 3 seeds; AdamW lr 1e-2 in both arms (at 1e-3 the tiny full-batch model does
   not even memorise within 200 epochs, at 1e-2 both arms grok on add and mostly not on mul). It exercises
@@ -44,7 +45,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import pandas as pd
 
@@ -53,8 +54,8 @@ from groklab.errors import GroklabError, closest
 from groklab.report import stats
 from groklab.report.plots_sweep import box_panels_figure, survival_panels_figure
 from groklab.reproduce import Context, Verdict
-from groklab.reproduce.muon_grokking_stats import (LABELS, OPTIMIZERS, PAPER_NOTE, analyse, fmt, group_times, jsonable,
-                                                   verdicts)
+from groklab.reproduce.muon_grokking_stats import (LABELS, OPTIMIZERS, PAPER_NOTE, PERMUTATIONS, analyse, fmt,
+                                                   group_times, jsonable, verdicts)
 from groklab.runtime import torch_threads
 from groklab.store import Store
 from groklab.sweep.spec import SweepSpec, spec_from_dict
@@ -80,11 +81,13 @@ _COMMON = ["task.split=random", "model.kind=transformer", "model.heads=1", "mode
            "optim.weight_decay=1.0", "train.checkpoint_dense_until=0", "train.eval_every=1",
            "train.memorize_acc=0.99", "train.grok_acc=0.95", "train.stable_evals=5", "train.sustain_evals=10",
            "train.stop=sustained"]
+# The six-task design was fixed before any of its runs: the paper's model and split fractions, 3 seeds
+# (`--seeds N` extends), a 500-epoch budget, runs stopping at their confirmed grok (docs/reproductions.md).
 FULL = ["task.modulus=97", "model.width=128", "model.depth=2", "model.dropout=0.2", "train.batch_size=512",
-        "optim.lr=1e-3", "train.epochs=1000", "train.snapshot_every=50",
+        "optim.lr=1e-3", "train.epochs=500", "train.snapshot_every=50",
         "train.train_eval_every=10"]
-MEDIUM = [o for o in FULL if not o.startswith("train.epochs=")] + ["train.epochs=500"]
-MEDIUM_TASKS = ("add", "mul")  # every arm groks within the budget (see the module docstring)
+MEDIUM = FULL  # the same runs on fewer tasks: every medium run id is a full-mode run id
+MEDIUM_TASKS = ("add", "mul")  # chosen after a probe (see the module docstring): not evidence on its own
 QUICK = ["task.modulus=23", "model.width=32", "model.depth=1", "model.dropout=0", "optim.lr=1e-2",
          "train.epochs=200", "train.checkpoint_every=200"]
 
@@ -121,7 +124,7 @@ def make_grid(quick: bool = False, seeds: int | None = None, *, medium: bool = F
     if quick and medium:
         raise GroklabError("--quick and --medium are two different grids; give one of them")
     mode = "quick" if quick else "medium" if medium else "full"
-    n = seeds if seeds is not None else (10 if mode == "full" else 3)
+    n = seeds if seeds is not None else 3
     if n < 1:
         raise GroklabError(f"--seeds must be >= 1, got {n}")
     default_tasks = {"quick": ("add", "mul"), "medium": MEDIUM_TASKS, "full": TASKS}[mode]
@@ -139,6 +142,11 @@ def make_grid(quick: bool = False, seeds: int | None = None, *, medium: bool = F
 
 def check_options(*, quick: bool, medium: bool, seeds: int | None, tasks: Sequence[str] | None) -> None:
     make_grid(quick, seeds, medium=medium, tasks=tasks)
+
+
+def check_store(store_path: str, *, quick: bool, medium: bool, seeds: int | None, tasks) -> None:
+    grid = make_grid(quick, seeds, medium=medium, tasks=tasks)
+    check_store_design(Store(store_path), "muon-grokking-", _grid_run_id(grid, store_path), grid.describe())
 
 
 def _arm(optimizer: str) -> list[str]:
@@ -222,6 +230,30 @@ def run_grid(ctx: Context, grid: Grid, store: Store, workers: int | None = None,
     return pd.DataFrame(rows)
 
 
+def check_store_design(store: Store, prefix: str, run_id_of: Callable[[dict, int], str | None], design: str) -> None:
+    """Refuse a store that holds this reproduction's runs of another design (another mode, budget or modulus):
+    pooling them would mix designs, and training beside them would leave the store's meaning unclear."""
+    stored = store.runs("substr(name, 1, ?) = ?", (len(prefix), prefix))
+    for row in stored.itertuples():
+        if run_id_of(row.config, int(row.seed)) != row.run_id:
+            cfg = row.config
+            raise GroklabError(
+                f"store {store.path} holds {prefix.rstrip('-')} runs of another design (run {row.run_id[:12]}: "
+                f"p = {cfg.get('task', {}).get('modulus')}, {cfg.get('train', {}).get('epochs')} epochs, "
+                f"width {cfg.get('model', {}).get('width')}) than this one ({design}); analyse them with the mode "
+                "that made them, or give another --store")
+
+
+def _grid_run_id(grid: Grid, store_path: str | None) -> Callable[[dict, int], str | None]:
+    def run_id_of(config: dict, seed: int) -> str | None:
+        task, output = config.get("task", {}).get("op"), config.get("loss", {}).get("kind")
+        optimizer = config.get("optim", {}).get("kind")
+        if task not in TASKS or output not in OUTPUTS or optimizer not in OPTIMIZERS:
+            return None
+        return plan_members(cell_config(grid, task, output, optimizer, seeds=[seed], store_path=store_path))[1][0]
+    return run_id_of
+
+
 def default_workers(device: str | None = None, cores: int | None = None) -> int | None:
     """Grid workers when --workers is not given: on CUDA `GPU_WORKERS` processes on the one device (the local
     executor puts every worker on cuda:0), at most the cores less two (the driver and the launch threads need
@@ -257,19 +289,30 @@ def figures(ctx: Context, runs: pd.DataFrame, grid: Grid) -> None:
         cens = {k: int(g[metric].isna().sum()) for k, g in df.groupby(by, sort=False)}
         return vals, cens
 
-    pooled = runs.assign(label=runs.optimizer.map(LABELS))
-    per_task = runs.assign(label=runs.task + "/" + runs.optimizer.map(LABELS))
-    box_panels_figure([("pooled, first crossing", *groups(pooled, "grok_epoch", "label")),
-                       ("per task", *groups(per_task, "grok_epoch", "label")),
-                       ("pooled, sustained", *groups(pooled, "sustained_grok_epoch", "label"))],
-                      title=f"Grok epochs, AdamW vs Muon ({grid.describe()})",
-                      width_ratios=[1, max(2, len(grid.tasks)), 1]).savefig(ctx.figure_path("fig4_boxplot"))
+    labelled = runs.assign(opt=runs.optimizer.map(LABELS))
+    # pooled boxes mix outputs whose grok epochs differ several-fold (bimodal), so every panel splits by output
+    panels = [("pooled, by output", *groups(labelled.assign(label=labelled.output + "/" + labelled.opt),
+                                            "grok_epoch", "label"))]
+    for output in OUTPUTS:
+        part = labelled[labelled.output == output]
+        panels.append((f"{output}, per task", *groups(part.assign(label=part.task + "/" + part.opt), "grok_epoch",
+                                                      "label")))
+    box_panels_figure(panels, title=f"Grok epochs, AdamW vs Muon, first crossing ({grid.describe()}); "
+                                    "numbers under the boxes: censored runs",
+                      width_ratios=[2] + [max(2, len(grid.tasks))] * len(OUTPUTS)).savefig(
+        ctx.figure_path("fig4_boxplot"))
     km_panels = []
-    for metric, title in (("grok_epoch", "first crossing"), ("sustained_grok_epoch", "sustained")):
+    for metric, title in (("grok_epoch", "pooled, first crossing"), ("sustained_grok_epoch", "pooled, sustained")):
         km_panels.append((title, {LABELS[o]: stats.kaplan_meier(*group_times(runs[runs.optimizer == o], metric))
                                   for o in OPTIMIZERS}))
     survival_panels_figure(km_panels, title="Kaplan–Meier: fraction of runs not yet grokked",
                            budget=grid.epochs).savefig(ctx.figure_path("kaplan_meier"))
+    task_panels = [(task, {LABELS[o]: stats.kaplan_meier(*group_times(runs[(runs.task == task) & (runs.optimizer == o)],
+                                                                        "grok_epoch")) for o in OPTIMIZERS})
+                   for task in grid.tasks if (runs.task == task).any()]
+    survival_panels_figure(task_panels, title="Kaplan–Meier per task (first crossing; all outputs and seeds)",
+                           budget=grid.epochs, ncols=min(3, len(task_panels))).savefig(
+        ctx.figure_path("kaplan_meier_tasks"))
 
 
 def echo_report(ctx: Context, result: dict) -> None:
@@ -278,6 +321,12 @@ def echo_report(ctx: Context, result: dict) -> None:
         g = c["grok"]
         ctx.echo(f"  {c['task']:<6} {c['output']:<9} {LABELS[c['optimizer']]:<5} {g['grokked']}/{g['n']} cens {g['censored']}  "
                  f"mean {fmt(g['mean'])}  median {fmt(g['median'])}  IQR {fmt(g['iqr'])}  collapsed {c['collapsed']}")
+    ctx.echo("per task (log-rank, Holm over tasks; KM median AdamW / Muon):")
+    for r in result["per_task"]:
+        ctx.echo(f"  {r['task']:<6} p {r['logrank_p']:.3g} (Holm {r['holm_p']:.3g}), "
+                 f"{'Muon' if r['muon_ahead'] else 'AdamW'} ahead; KM median {fmt(r['km_median']['adamw'])} / "
+                 f"{fmt(r['km_median']['muon'])}; grokked {r['grokked']['adamw']}/{r['n']['adamw']} / "
+                 f"{r['grokked']['muon']}/{r['n']['muon']}")
     ctx.echo("pooled:                 ours (first crossing / sustained)            paper")
     for opt, paper_mean in (("adamw", stats.PAPER["adamw_mean"]), ("muon", stats.PAPER["muon_mean"])):
         p = result["pooled"][opt]
@@ -291,6 +340,11 @@ def echo_report(ctx: Context, result: dict) -> None:
              f"(p {fmt(t['logrank']['p'], '.3g')}); paper t = 5.0175, p = 6.33e-8")
     b = t["bootstrap_mean_diff"]
     ctx.echo(f"  AdamW − Muon mean: {fmt(b['diff'])} epochs, 95% bootstrap CI [{fmt(b['low'])}, {fmt(b['high'])}]")
+    if result.get("control"):
+        c = result["control"]
+        ctx.echo(f"negative control: optimizer labels permuted within (task, output, seed) pairs, "
+                 f"{c['permutations']} times: log-rank verdict passes in {c['logrank_pass_rate']:.1%}, sign test in "
+                 f"{c['sign_pass_rate']:.1%} (each must be about 5 % or less)")
     ctx.echo(f"note: {PAPER_NOTE}\nnote: {SEVEN_TASKS_NOTE}")
 
 
@@ -308,7 +362,7 @@ def run(ctx: Context) -> list[Verdict]:
     runs = run_grid(ctx, grid, store, ctx.workers, stored_only=ctx.stored_only)
     if ctx.stored_only:  # figures and verdicts describe the tasks analysed, not the whole grid
         grid = dataclasses.replace(grid, tasks=tuple(t for t in grid.tasks if t in set(runs.task)))
-    result = analyse(runs)
+    result = analyse(runs, permutations=200 if grid.quick else PERMUTATIONS)
     figures(ctx, runs, grid)
     echo_report(ctx, result)
     public = ["task", "output", "optimizer", "seed", "grok_epoch", "sustained_grok_epoch", "censored", "collapsed",

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from groklab.config import RunConfig
+from groklab.config import VIEWER_KEYS, RunConfig
 from groklab.config_schema import MAX_MEMBERS
 from groklab.sweep.memory import default_budget, format_bytes
 from groklab.sweep.spec import SweepSpec
@@ -126,7 +126,7 @@ def shape_key(cfg: RunConfig) -> str:
     Bernoulli splits draw a different train size per seed, and members must share sizes, so under
     them the seed is part of the key.
     """
-    exclude = {"store": True, "name": True, "train": {"seeds", "progress", "tensorboard"}, "optim": {"lr", "weight_decay"}}
+    exclude = {"store": True, "name": True, "train": {"seeds", *VIEWER_KEYS}, "optim": {"lr", "weight_decay"}}
     data = cfg.model_dump(mode="json", exclude=exclude)
     if cfg.task.split == "bernoulli":
         data["seed"] = cfg.train.seeds[0]

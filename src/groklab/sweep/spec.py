@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from groklab.config import CONFIG_KEYS, RunConfig, config_from_dict, load_yaml
+from groklab.config import CONFIG_KEYS, VIEWER_KEYS, RunConfig, config_from_dict, load_yaml
 from groklab.errors import GroklabError, closest
 
 # A sweep larger than this is refused before it is expanded: expanding and validating runs costs about a
@@ -93,7 +93,7 @@ class SweepSpec:
     def sweep_id(self) -> str:
         """Hash of what decides the runs: name, resolved base config, axes, zips and seeds."""
         base = RunConfig.model_validate(self.base_config).model_dump(
-            mode="json", exclude={"store": True, "name": True, "train": {"progress", "tensorboard", "seeds"}})
+            mode="json", exclude={"store": True, "name": True, "train": {*VIEWER_KEYS, "seeds"}})
         content = dict(name=self.name, base=base, axes=self.axes, zip=self.zips, seeds=self.seeds)
         return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

@@ -83,7 +83,8 @@ def grok_epochs(cell: Cell, censored_as: float = np.inf) -> np.ndarray:
 def member_weights(store, run_id: str, epoch: int | None = None) -> dict[str, torch.Tensor]:
     """Parameters of one trained member (W, V, U.*) from its ensemble's snapshots: the last snapshot,
     or the one at `epoch`. `store` is a `groklab.store.Store` (or anything whose `.run(id)` gives
-    the row with `folder` and `member`)."""
+    the row with `folder` and `member`). For the member as an nn.Module with its config and metrics, see
+    `groklab.load_run`."""
     row = store.run(run_id)
     folder = ckpt.ensemble_folder(row, store.folder) if hasattr(store, "folder") else Path(row["folder"])
     snaps = ckpt.list_snapshots(folder, (row.get("summary") or {}).get("stopped_epoch"))
@@ -94,9 +95,7 @@ def member_weights(store, run_id: str, epoch: int | None = None) -> dict[str, to
     else:
         found = [p for e, p in snaps if e == int(epoch)]
         if not found:
-            from groklab.li2.snapshot_features import epoch_ranges
-
-            raise GroklabError(f"run {run_id} has no snapshot at epoch {epoch}; saved epochs: {epoch_ranges([e for e, _ in snaps])}")
+            raise GroklabError(f"run {run_id} has no snapshot at epoch {epoch}; saved epochs: {ckpt.epoch_ranges([e for e, _ in snaps])}")
         path = found[0]
     return ckpt.load_snapshot(path, member=int(row["member"]))
 

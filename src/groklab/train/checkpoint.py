@@ -67,10 +67,7 @@ def run_snapshots(run: dict, store_folder: str | Path) -> list[tuple[int, Path]]
 
 def load_snapshot(path: str | Path, member: int | None = None) -> dict[str, torch.Tensor]:
     """Parameters of a snapshot; with `member` (the original member index), that member's slice."""
-    try:
-        record = safe_load(Path(path), "snapshot")
-    except DamagedFile as err:
-        raise GroklabError(f"{err}; load another epoch (--epoch) or retrain the run") from None
+    record = _snapshot_record(Path(path))
     params = record["params"]
     if member is None:
         return params
@@ -80,6 +77,38 @@ def load_snapshot(path: str | Path, member: int | None = None) -> dict[str, torc
             raise ValueError(f"snapshot {path} does not hold member {member} (it had stopped); holds {members}")
         member = members.index(member)
     return {k: v[member] for k, v in params.items()}
+
+
+def _snapshot_record(path: Path) -> dict:
+    """A snapshot file's record, loaded with `weights_only` (see `safe_load`); a damaged one is one line."""
+    try:
+        return safe_load(path, "snapshot")
+    except DamagedFile as err:
+        raise GroklabError(f"{err}; load another epoch (--epoch) or retrain the run") from None
+
+
+def epoch_ranges(epochs: list[int]) -> str:
+    """Saved epochs compactly: "0-99, 100-1000 every 100" style runs of equal steps (dense early snapshots
+    would otherwise make a message hundreds of numbers long)."""
+    parts, i = [], 0
+    while i < len(epochs):
+        j = i
+        step = epochs[i + 1] - epochs[i] if i + 1 < len(epochs) else 0
+        while j + 1 < len(epochs) and epochs[j + 1] - epochs[j] == step:
+            j += 1
+        if j - i >= 2:
+            parts.append(f"{epochs[i]}-{epochs[j]}" + (f" every {step}" if step != 1 else ""))
+            i = j + 1
+        else:
+            parts.append(str(epochs[i]))
+            i += 1
+    return ", ".join(parts)
+
+
+def read_snapshot(path: str | Path) -> tuple[dict[str, torch.Tensor], list[int] | None]:
+    """(stacked parameters, the original member index of each stack position or None for every member)."""
+    record = _snapshot_record(Path(path))
+    return record["params"], record.get("members")
 
 
 RESUME, PREVIOUS = "resume.pt", "resume.prev.pt"

@@ -182,6 +182,7 @@ def _run_ensemble(cfg: RunConfig, folder: Path, *, hooks, progress, force, on_ep
     eval_mode_train_acc = not full_batch or getattr(model, "dropout", 0.0) > 0
     bar = _progress_bar(cfg, start, progress)
     tensorboard = TensorBoardLogger(folder, run_ids, history) if t.tensorboard else None
+    wandb = _wandb_logger(cfg, folder, run_ids, members, ensemble_id, history)
     clock = time.perf_counter() - elapsed
 
     for epoch in range(start, t.epochs + 1):
@@ -226,8 +227,9 @@ def _run_ensemble(cfg: RunConfig, folder: Path, *, hooks, progress, force, on_ep
         for name, value in (("train_loss", train_loss), ("train_acc", train_acc), ("test_loss", test_loss),
                             ("test_acc", test_acc), ("collapse", collapse)):
             getattr(history, name).append(spread(value))
-        if tensorboard is not None:
-            tensorboard.log(epoch, history)
+        for logger in (tensorboard, wandb):
+            if logger is not None:
+                logger.log(epoch, history)
 
         if ending or ckpt.snapshot_due(epoch, dense_until=t.checkpoint_dense_until,
                                        every=t.snapshot_every or t.checkpoint_every, last_epoch=t.epochs):
@@ -250,7 +252,7 @@ def _run_ensemble(cfg: RunConfig, folder: Path, *, hooks, progress, force, on_ep
             on_epoch(epoch)
         if interrupts.pending() and survivors and not last:
             _save_resume(folder, run_ids, stack, history, epoch + 1, members_state, time.perf_counter() - clock)
-            for closing in (bar, tensorboard):
+            for closing in (bar, tensorboard, wandb):
                 if closing is not None:
                     closing.close()
             raise interrupts.Interrupted(interrupts.pending(), f"at epoch {epoch + 1}")
@@ -260,8 +262,9 @@ def _run_ensemble(cfg: RunConfig, folder: Path, *, hooks, progress, force, on_ep
             break
     if bar is not None:
         bar.close()
-    if tensorboard is not None:
-        tensorboard.close()
+    for logger in (tensorboard, wandb):
+        if logger is not None:
+            logger.close()
 
     wall = time.perf_counter() - clock
     results = _summaries(cfg, members, run_ids, seeds, history, members_state, wall)
@@ -363,15 +366,21 @@ def _collapse_fn(cfg: RunConfig):
 
 
 def _progress_bar(cfg: RunConfig, start: int, progress: bool | None):
-    import sys
-
+    """A bar on a terminal or in Jupyter, a log line about every 30 s elsewhere (`groklab.train.progress`)."""
     show = cfg.train.progress if progress is None else progress
     if not show:
         return None
-    from tqdm import tqdm
+    from groklab.train.progress import progress_bar
 
-    return tqdm(total=cfg.train.epochs + 1, initial=start, desc=cfg.name, unit="ep", file=sys.stderr,
-                dynamic_ncols=True, leave=False, disable=None)  # None: off when stderr is not a terminal
+    return progress_bar(cfg.name, cfg.train.epochs + 1, start)
+
+
+def _wandb_logger(cfg: RunConfig, folder: Path, run_ids, members, ensemble_id: str, history):
+    if not cfg.train.wandb:
+        return None
+    from groklab.train.wandb_log import WandbLogger
+
+    return WandbLogger(folder, run_ids, members, ensemble_id, history)
 
 
 def _say(message: str) -> None:

@@ -53,6 +53,10 @@ def preflight(cfg: RunConfig) -> Preflight:
         from groklab.train.tensorboard import require_tensorboard
 
         require_tensorboard()
+    if cfg.train.wandb:
+        from groklab.train.wandb_log import require_wandb
+
+        require_wandb()
     return Preflight(device, shapes, per_member)
 
 
