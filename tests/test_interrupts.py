@@ -100,3 +100,30 @@ def test_reproduce_is_interrupted_in_one_line(tmp_path):
                           "--out", tmp_path / "out")
     assert code == 143 and err.strip().splitlines()[-1].startswith("interrupted at epoch 3"), err
     assert "running" not in statuses(tmp_path / "r.sqlite")
+
+
+def test_ctrl_c_to_a_sweep_with_worker_processes_stops_them_all_in_one_line(tmp_path):
+    import signal
+    import time
+
+    store = tmp_path / "runs.sqlite"
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(textwrap.dedent(f"""
+        name: long
+        base: {{from: li2_fig3, task.group: Z7, model.width: 16, task.train_fraction: 0.5, train.epochs: 200000,
+                train.progress: false, train.checkpoint_dense_until: 0, train.checkpoint_every: 500,
+                train.snapshot_every: 100000, store.path: {store}}}
+        axes: {{optim.weight_decay: [0.0, 1.0e-3]}}
+        seeds: [0]
+    """))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), OMP_NUM_THREADS="1")
+    driver = subprocess.Popen([sys.executable, "-c", "from groklab.cli import main; main()", "sweep", str(spec),
+                               "--workers", "2"], env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(tmp_path.glob("runs/*/resume.pt")):
+        time.sleep(0.5)  # until a worker has written its first resume state
+    os.killpg(driver.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
+    _, err = driver.communicate(timeout=120)
+    assert driver.returncode == 130 and err.count("\n") == 1, err
+    assert err.startswith("interrupted with 0 of 2 runs done; run the same command to resume")
+    assert statuses(store) == ["interrupted", "interrupted"]
