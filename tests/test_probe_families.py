@@ -182,3 +182,63 @@ def test_where_is_bounded_and_read_only(capsys, store, where, fragment):
     one_line_error(code, err, fragment)
     assert time.perf_counter() - t0 < 5
     assert len(Store(store).runs()) == 2
+
+
+# -- faults, interrupts, data that must not be lost (one each; the full cases have their own modules) --
+
+def test_a_locked_store_is_one_line(capsys, store, monkeypatch):
+    from groklab import store_open
+
+    monkeypatch.setattr(store_open, "LOCK_TIMEOUT_S", 0.2)
+    other = sqlite3.connect(store, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        code, _, err = cli(capsys, *TRAIN, "optim.lr=0.002", f"store.path={store}")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    one_line_error(code, err, "locked by another process")
+
+
+def test_an_interrupt_marks_runs_interrupted_not_running(tmp_path):
+    from groklab.config import load_config
+    from groklab.train.loop import train
+
+    cfg = load_config(None, [*TRAIN[2:], "train.epochs=20", f"store.path={tmp_path / 'runs.sqlite'}"])
+
+    def stop(epoch):
+        if epoch == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt, match="interrupted at epoch 6"):
+        train(cfg, on_epoch=stop)
+    assert Store(tmp_path / "runs.sqlite").runs()["status"].tolist() == ["interrupted"]
+
+
+def test_a_complete_member_is_not_retrained_in_a_larger_ensemble(capsys, store):
+    before = Store(store).runs().set_index("run_id")
+    code, out, err = cli(capsys, *TRAIN, "train.seeds=[0,1,2]", f"store.path={store}", "--json")
+    assert code == 0, err
+    after = Store(store).runs().set_index("run_id")
+    for run_id in before.index:
+        assert after.loc[run_id, "updated"] == before.loc[run_id, "updated"]
+        assert after.loc[run_id, "folder"] == before.loc[run_id, "folder"]
+    assert len(after) == 3
+
+
+def test_a_planted_pickle_is_refused(tmp_path):
+    import os
+
+    import torch
+
+    from groklab.errors import GroklabError
+    from groklab.train import checkpoint as ckpt
+
+    class Planted:
+        def __reduce__(self):
+            return os.system, (f"touch {tmp_path / 'pwned'}",)
+
+    torch.save({"run_ids": [], "x": Planted()}, tmp_path / "resume.pt")
+    with pytest.raises(GroklabError, match="runs no code"):
+        ckpt.load_resume(tmp_path)
+    assert not (tmp_path / "pwned").exists()
