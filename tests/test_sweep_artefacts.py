@@ -114,7 +114,7 @@ def test_a_retried_task_resumes_from_the_checkpoint_home_holds(tmp_path, monkeyp
     (tmp_path / "home" / "runs").mkdir(parents=True)
     (tmp_path / "dead-node").rename(job.folder)  # what the first attempt had sent home
     seed = home_seed(job.folder)
-    assert list(seed) == ["resume.pt"]
+    assert list(seed) == ["resume.pt", "resume.prev.pt"]  # the newest and the one before, to fall back to
 
     events = _run_home(job, seed)
     epochs = [v for k, v in events if k == "epoch"]

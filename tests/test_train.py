@@ -90,7 +90,7 @@ def test_interrupted_training_resumes_to_the_same_numbers(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         train(cfg, on_epoch=crash)
     store = Store(cfg.store.path)
-    assert store.run_status(reference["run_id"]) == "running"
+    assert store.run_status(reference["run_id"]) == "interrupted"  # never left `running`
     assert (store.folder / "runs" / _ensemble(cfg) / "resume.pt").exists()
     resumed, _ = train(cfg)
     assert resumed["final_train_loss"] == pytest.approx(reference["final_train_loss"], rel=1e-12)

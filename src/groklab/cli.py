@@ -1,7 +1,8 @@
 """The `groklab` command. One verb per action; each lives in `groklab.commands.<verb>`.
 
 Every command that reports results accepts --json. Bad input (a GroklabError) prints one line on
-stderr and exits with status 2; nothing is written.
+stderr and exits with status 2; nothing is written. SIGINT and SIGTERM print one line saying where the
+command stopped and exit with 130 and 143 (`groklab.interrupts`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import typer
 
 from groklab.commands import features, groups, li2, report, reproduce, runs, sweep, train
 from groklab.errors import GroklabError
+from groklab.interrupts import Interrupted, handle_signals
+from groklab.interrupts import last as last_interrupt
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train, measure and explain grokking on group arithmetic.")
 for command_module in (groups, train, features, li2, reproduce, report, sweep, runs):
@@ -60,13 +63,17 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors (a GroklabError or a usage error) become one line on stderr and exit status 2."""
     click_errors, aborts = _usage_error_classes()
     try:
-        app(args=argv, prog_name="groklab", standalone_mode=False)
+        with handle_signals():
+            status = app(args=argv, prog_name="groklab", standalone_mode=False)
+            if status == 130:  # click turned the KeyboardInterrupt into its exit status; say what it was
+                raise last_interrupt() or Interrupted()
     except GroklabError as err:
         typer.echo(f"error: {err}", err=True)
         sys.exit(2)
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt as err:
+        err = err if isinstance(err, Interrupted) else Interrupted()
+        typer.echo(str(err), err=True)
+        sys.exit(err.status)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except aborts:

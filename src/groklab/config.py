@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from groklab import config_yaml
 from groklab.config_schema import (
     DEFAULT_STORE, SEED_LIMIT, STORE_HELP, FeaturesConfig, Li2Config, LossConfig, ModelConfig, OptimConfig,
     RunConfig, StoreConfig, TaskConfig, TrainConfig, VIEWER_KEYS, default_store_path, one_of)
@@ -42,10 +43,15 @@ CONFIG_KEYS = _all_keys()
 
 
 def _parse_scalar(text: str) -> Any:
+    """An override's value as YAML (bounded like a file); text YAML would read as a date, set or binary stays text."""
     try:
-        return yaml.safe_load(text)
+        return config_yaml.parse(text, "override value")
     except yaml.YAMLError:
         return text
+    except GroklabError as err:
+        if "is a YAML" in str(err):
+            return text
+        raise
 
 
 def apply_override(data: dict, assignment: str) -> None:
@@ -117,14 +123,9 @@ def load_yaml(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise GroklabError(f"config file {str(path)!r} not found")
+    text = config_yaml.read_text(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise GroklabError(f"config file {str(path)!r} is not UTF-8 text (a binary file?); give a YAML file") from None
-    except OSError as err:
-        raise GroklabError(f"cannot read config file {str(path)!r}: {err.strerror or err}") from None
-    try:
-        data = yaml.safe_load(text)
+        data = config_yaml.parse(text, f"config file {str(path)!r}")
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

@@ -40,6 +40,9 @@ def one_of(names) -> Any:
 
 
 SEED_LIMIT = 2**32  # seeds are 0..2**32-1: numpy's RandomState (the reference split) accepts no more
+# Members of one ensemble. Each member is planned as its own config (its run id), so a count is refused here,
+# at once, rather than after minutes of per-member work; a sweep packs more runs into several ensembles.
+MAX_MEMBERS = 4096
 
 
 class _Section(BaseModel):
@@ -238,6 +241,9 @@ class RunConfig(_Section):
         sizes |= {len(self.train.seeds)} if len(self.train.seeds) > 1 else set()
         if len(sizes - {1}) > 1:
             raise ValueError(f"per-member lists (train.seeds, optim.lr, optim.weight_decay) must share one length, got {sorted(sizes)}")
+        if max(sizes, default=1) > MAX_MEMBERS:
+            raise ValueError(f"an ensemble may have at most {MAX_MEMBERS} members, got {max(sizes)}; train several "
+                             "ensembles or write a sweep (groklab sweep), which packs runs into ensembles")
         if self.model.ridge_lambda is not None and self.loss.kind != "mse":
             raise ValueError("model.ridge_lambda (ridge top layer) needs loss.kind=mse")
         if self.model.complex_init and not self.model.complex_weights:

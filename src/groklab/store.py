@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +27,7 @@ import pandas as pd
 
 from groklab.errors import GroklabError
 from groklab.owners import current_owner, owner_alive
-from groklab.store_open import damaged, guarded_read, open_for_reading, open_for_writing
+from groklab.store_open import WRITE_FAULTS, damaged, guarded_read, open_for_reading, open_for_writing, write_error
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -78,7 +79,12 @@ CREATE TABLE IF NOT EXISTS run_owners (
 """
 
 METRIC_COLUMNS = ("train_loss", "train_acc", "test_loss", "test_acc", "collapse")
-RUN_STATUSES = ("running", "complete", "failed")
+RUN_STATUSES = ("running", "complete", "failed", "interrupted")
+
+
+def warn(message: str) -> None:
+    """One line on stderr about a stored row that is read around (the CLI's warnings go the same way)."""
+    print(message, file=sys.stderr)
 
 
 def to_json(obj) -> str:
@@ -102,7 +108,8 @@ class Store:
     def __init__(self, path: str | Path, *, readonly: bool = False):
         self.path = Path(path)
         self.readonly = readonly
-        self._conn = open_for_reading(self.path) if readonly else open_for_writing(self.path, SCHEMA)
+        self._warned: set[tuple[str, str]] = set()  # damaged rows already reported (once per handle)
+        self._conn = open_for_reading(self.path, SCHEMA) if readonly else open_for_writing(self.path, SCHEMA)
 
     @property
     def folder(self) -> Path:
@@ -114,20 +121,32 @@ class Store:
 
     @contextmanager
     def transaction(self):
-        """All-or-nothing: either every statement inside lands, or none does."""
-        self._conn.execute("BEGIN IMMEDIATE")
+        """All-or-nothing: either every statement inside lands, or none does. A write the store refuses (locked
+        by another process past the wait, a full disk, a read-only file) is a one-line GroklabError."""
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as err:
+            raise write_error(self.path, err) from None
         try:
             yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        else:
             self._conn.execute("COMMIT")
+        except BaseException as err:
+            if self._conn.in_transaction:
+                try:
+                    self._conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # SQLite rolled back already (e.g. after a full disk)
+            if isinstance(err, sqlite3.OperationalError) and any(f in str(err) for f in WRITE_FAULTS):
+                raise write_error(self.path, err) from None
+            raise
 
     # -- writes ------------------------------------------------------------------------------
     def start_run(self, run_id: str, *, config: dict, seed: int, config_hash: str, name: str = "run",
                   ensemble_id: str | None = None, member: int = 0, sweep_id: str | None = None,
                   folder: str | None = None) -> None:
+        """Record a run as running. A run already stored complete is left as it is (status, ensemble, folder),
+        even when it is retrained on purpose (`--force`): until new results replace its rows in one
+        transaction, it stays complete, so an interrupt or a kill can never leave it stale or cleanable."""
         now = time.time()
         with self.transaction() as c:
             c.execute(
@@ -136,10 +155,12 @@ class Store:
                    VALUES (?,?,?,?,?,?,?,'running',?,?,?,?)
                    ON CONFLICT(run_id) DO UPDATE SET status='running', error=NULL, updated=excluded.updated,
                        ensemble_id=excluded.ensemble_id, member=excluded.member, folder=excluded.folder,
-                       sweep_id=COALESCE(runs.sweep_id, excluded.sweep_id)""",
+                       sweep_id=COALESCE(runs.sweep_id, excluded.sweep_id)
+                   WHERE runs.status != 'complete'""",
                 (run_id, sweep_id, ensemble_id, member, name, config_hash, seed, to_json(config), folder, now, now),
             )
-            c.execute("INSERT OR REPLACE INTO run_owners VALUES (?,?,?,?)", (run_id, *current_owner()))
+            if c.execute("SELECT status FROM runs WHERE run_id=?", (run_id,)).fetchone()[0] == "running":
+                c.execute("INSERT OR REPLACE INTO run_owners VALUES (?,?,?,?)", (run_id, *current_owner()))
 
     def write_results(self, run_id: str, metrics: Iterable[tuple], series: Iterable[tuple] = (),
                       summary: dict | None = None, status: str | None = None) -> None:
@@ -173,6 +194,12 @@ class Store:
     def fail_run(self, run_id: str, error: str) -> None:
         with self.transaction() as c:
             c.execute("UPDATE runs SET status='failed', error=?, updated=? WHERE run_id=?", (error, time.time(), run_id))
+
+    def end_runs(self, run_ids: Iterable[str], status: str, error: str | None = None) -> None:
+        """Mark the runs among `run_ids` still `running` as `status` (interrupted or failed); others stay."""
+        with self.transaction() as c:
+            c.executemany("UPDATE runs SET status=?, error=?, updated=? WHERE run_id=? AND status='running'",
+                          [(status, error, time.time(), r) for r in run_ids])
 
     def record_sweep(self, sweep_id: str, spec: dict) -> None:
         with self.transaction() as c:
@@ -243,8 +270,25 @@ class Store:
             except (sqlite3.Error, pd.errors.DatabaseError) as err:
                 raise GroklabError(f"bad query {where!r}: {err}") from None
         for col in ("config", "summary"):
-            df[col] = df[col].map(lambda s: json.loads(s) if isinstance(s, str) and s else {})  # NULL may read as NaN
+            df[col] = [self._decode(text, run_id, col) for text, run_id in zip(df[col], df["run_id"])]
         return df
+
+    def _decode(self, text, run_id: str, column: str) -> dict:
+        """A JSON column as a dict ({} for NULL, which may read as NaN). A row damaged by hand or by another
+        program is reported in one line and read as {}, so that the other runs still list."""
+        if not isinstance(text, str) or not text:
+            return {}
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        if isinstance(value, dict):
+            return value
+        if (run_id, column) in self._warned:
+            return {}
+        self._warned.add((run_id, column))
+        warn(f"warning: run {run_id} in {str(self.path)!r} has a damaged {column} (not a JSON object); shown without it")
+        return {}
 
     def run(self, run_id: str) -> dict:
         """The run with this id or id prefix (matched literally: no SQL wildcards)."""

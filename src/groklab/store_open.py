@@ -8,22 +8,27 @@ folder does not even allow the shared-memory file that WAL readers need.
 
 A `--where` filter is SQL that the user writes. It runs on its own read-only connection that may
 read only the `runs` table (and `sweep_runs`, for `--sweep`), with no PRAGMAs or recursive queries,
-and is stopped after `WHERE_TIME_LIMIT_S` seconds.
+makes no value over `WHERE_MAX_VALUE_BYTES` (so no single step runs long or takes much memory), and is
+stopped after `WHERE_TIME_LIMIT_S` seconds.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from urllib.parse import quote
 
+from groklab import store_schema
 from groklab.errors import GroklabError
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 WHERE_TIME_LIMIT_S = 10.0
+LOCK_TIMEOUT_S = 60.0  # how long a write waits for another process's lock before giving up
 WHERE_TABLES = frozenset({"runs", "sweep_runs"})
-_PROGRESS_STEPS = 10_000  # SQLite VM instructions between two looks at the clock
+_PROGRESS_STEPS = 1_000  # SQLite VM instructions between two looks at the clock
+WHERE_MAX_VALUE_BYTES = 16 << 20  # the largest string or blob a --where may make (stored configs are a few kB)
 
 
 def damaged(path: Path, detail: str) -> GroklabError:
@@ -57,8 +62,25 @@ def _check_header(path: Path) -> None:
                            "modify it. Set store.path or GROKLAB_STORE (or --store) to another file")
 
 
+WRITE_FAULTS = ("locked", "busy", "full", "readonly", "read-only", "disk I/O error")
+
+
+def write_error(path: Path, err: sqlite3.Error) -> GroklabError:
+    """One line for a write the store refused: locked by another process, a full disk, a read-only file."""
+    text = str(err)
+    if "locked" in text or "busy" in text:
+        return GroklabError(f"the store {str(path)!r} is locked by another process (waited {LOCK_TIMEOUT_S:g} s); let it "
+                            "finish or stop it, then run the same command again")
+    if "full" in text:
+        return GroklabError(f"cannot write the store {str(path)!r}: the disk is full; free some space (or set store.path "
+                            "or GROKLAB_STORE to a disk with room), then run the same command again")
+    return _explain(path, err, writing=True)
+
+
 def _explain(path: Path, err: sqlite3.Error, writing: bool) -> GroklabError:
     text = str(err)
+    if writing and any(s in text for s in ("locked", "busy", "full")):
+        return write_error(path, err)
     if any(s in text for s in ("malformed", "not a database", "disk I/O error", "corrupt")):
         return damaged(path, text)
     if writing and any(s in text for s in ("readonly", "read-only", "unable to open")):
@@ -88,16 +110,20 @@ def open_for_writing(path: Path, schema: str) -> sqlite3.Connection:
                            "set store.path or GROKLAB_STORE") from None
     conn = None
     try:
-        conn = sqlite3.connect(str(path), timeout=60, isolation_level=None)
+        conn = sqlite3.connect(str(path), timeout=LOCK_TIMEOUT_S, isolation_level=None)
+        version = 0  # a new file: stamped below
         if existed:
             quick_check(conn, path)
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             if tables and "runs" not in tables:
                 raise GroklabError(f"{str(path)!r} is an SQLite database of something else (no runs table); groklab "
                                    "did not modify it. Set store.path or GROKLAB_STORE (or --store) to another file")
+            version = store_schema.check(conn, path, schema) if tables else 0
+        # every check above only read: a refused file is as it was, not even switched to WAL
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.executescript(schema)
+        store_schema.migrate(conn, version)
         _OPENED_HERE.add(str(path.resolve()))
     except sqlite3.Error as err:
         if conn is not None:
@@ -109,15 +135,16 @@ def open_for_writing(path: Path, schema: str) -> sqlite3.Connection:
     return conn
 
 
-def open_for_reading(path: Path) -> sqlite3.Connection:
-    """A read-only connection to an existing store; works in read-only folders."""
+def open_for_reading(path: Path, schema: str | None = None) -> sqlite3.Connection:
+    """A read-only connection to an existing store; works in read-only folders. Given `schema`, a store of
+    another schema version or with other columns is refused (see `groklab.store_schema`)."""
     if not path.is_file():
         raise GroklabError(f"no store at {str(path)!r}; run `groklab train` or `groklab sweep` first, or pass --store")
     _check_header(path)
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
     last: sqlite3.Error | None = None
     for suffix in ("", "&immutable=1"):  # immutable: the folder does not allow WAL's shared-memory file
-        conn = sqlite3.connect(uri + suffix, uri=True, timeout=60, isolation_level=None)
+        conn = sqlite3.connect(uri + suffix, uri=True, timeout=LOCK_TIMEOUT_S, isolation_level=None)
         try:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.Error as err:
@@ -130,6 +157,12 @@ def open_for_reading(path: Path) -> sqlite3.Connection:
             conn.close()
             raise GroklabError(f"{str(path)!r} is an SQLite database without a runs table, not a groklab store; "
                                "pass the store file with --store (or store.path)")
+        try:
+            if schema is not None:
+                store_schema.check(conn, path, schema)
+        except GroklabError:
+            conn.close()
+            raise
         _OPENED_HERE.add(str(path.resolve()))
         return conn
     raise _explain(path, last, writing=False)
@@ -143,10 +176,20 @@ def guarded_read(path: Path, sql: str, params: tuple, where: str):
     deadline = time.monotonic() + WHERE_TIME_LIMIT_S
     conn.set_authorizer(_authorize)
     conn.set_progress_handler(lambda: int(time.monotonic() > deadline), _PROGRESS_STEPS)
+    if hasattr(conn, "setlimit"):  # Python >= 3.11
+        # One SQL step is not interrupted: a single randomblob(10**9) would run past any deadline and take
+        # its size in memory. No string or blob may exceed WHERE_MAX_VALUE_BYTES, so no step is that long.
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, WHERE_MAX_VALUE_BYTES)
+    timer = threading.Timer(WHERE_TIME_LIMIT_S + 0.5, _interrupt, (conn,))  # a wall-clock stop, as well as the steps'
+    timer.daemon = True
+    timer.start()
     try:
         return pd.read_sql_query(sql, conn, params=params)
     except (sqlite3.Error, pd.errors.DatabaseError) as err:
         text = str(err)
+        if "too big" in text:
+            raise GroklabError(f"--where {where!r} makes a value larger than {WHERE_MAX_VALUE_BYTES >> 20} MiB and was "
+                               "stopped; filter with simpler conditions on the runs' columns, config.* and summary.*") from None
         if "interrupted" in text:
             raise GroklabError(f"--where {where!r} ran longer than {WHERE_TIME_LIMIT_S:g} s and was stopped; "
                                "filter with simpler conditions on the runs' columns, config.* and summary.*") from None
@@ -157,7 +200,15 @@ def guarded_read(path: Path, sql: str, params: tuple, where: str):
             raise damaged(path, text.split(": ")[-1]) from None
         raise GroklabError(f"bad query {where!r}: {text.split(': ')[-1]}") from None
     finally:
+        timer.cancel()
         conn.close()
+
+
+def _interrupt(conn: sqlite3.Connection) -> None:
+    try:
+        conn.interrupt()
+    except sqlite3.Error:  # closed meanwhile: the query is over
+        pass
 
 
 def _authorize(action: int, arg1, arg2, db_name, source) -> int:

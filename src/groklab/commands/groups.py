@@ -59,7 +59,10 @@ def groups_catalog(
 ):
     """Write a JSONL catalog of GAP SmallGroups in the Li2 reference format (needs GAP)."""
     from groklab.groups import gap
+    from groklab.outputs import check_output_file
 
+    if out is not None:
+        check_output_file(out, "catalog file (--out)", "catalog.jsonl")
     path = gap.build_catalog(max_order, nonabelian=nonabelian, max_irrep_degree=max_irrep_degree, out=out)
     records = gap.catalog_records(path=path)
     summary = {"path": str(path), "groups": len(records), "max_order": max_order}

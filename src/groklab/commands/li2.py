@@ -16,6 +16,7 @@ from typing import Optional
 import typer
 
 from groklab.commands.common import existing_store, print_json
+from groklab.config import SEED_LIMIT
 from groklab.errors import GroklabError
 
 li2_app = typer.Typer(no_args_is_help=True, help="Li2 analyses: trained features of a run, energy maxima, theory numbers.")
@@ -69,7 +70,10 @@ def energy_command(
         raise GroklabError(f"--fraction must be in (0, 1], got {fraction}")
     if activation not in ACTIVATIONS:
         raise GroklabError(f"unknown activation {activation!r}; choose one of {', '.join(sorted(ACTIVATIONS))}")
+    if not 0 <= seed < SEED_LIMIT:
+        raise GroklabError(f"--seed must be an integer in 0..{SEED_LIMIT - 1}, got {seed}")
     group = _group(group_name)
+    _check_ascent_memory(starts, max(1, int(fraction * group.order**2)), 2 * group.order)
     idx, labels = full_data(group)
     if fraction < 1:
         keep = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))[: max(1, int(fraction * len(labels)))]
@@ -96,6 +100,18 @@ def energy_command(
                    f"{row['energy_max']:>10.4g} {closed}")
 
 
+def _check_ascent_memory(starts: int, pairs: int, dim: int) -> None:
+    """Refuse, before anything is allocated, more ascent starts than memory holds."""
+    from groklab.li2.ascent import ascent_bytes
+    from groklab.train.memory import available_memory, format_bytes
+
+    need, have = ascent_bytes(starts, pairs, dim), available_memory("cpu")
+    if need > have:
+        fit = max(1, starts * have // max(need, 1))
+        raise GroklabError(f"--starts {starts} needs an estimated {format_bytes(need)}, more than the {format_bytes(have)} "
+                           f"available; use --starts {fit} or fewer")
+
+
 @li2_app.command("theory")
 def theory_command(
     group_name: str = typer.Argument(..., metavar="GROUP", help="Group name, e.g. Z71, Z4xZ7, D22, S4."),
@@ -112,6 +128,8 @@ def theory_command(
     degrees = [int(d) for d in irreps(group).degrees]
     d_max, M = max(degrees), group.order
     constant = CRITICAL_RATIO_C if c is None else c
+    if not (math.isfinite(constant) and constant > 0):
+        raise GroklabError(f"--c must be a finite number > 0 (the reference's is {CRITICAL_RATIO_C}), got {constant}")
     try:
         p_star = critical_ratio(M, c=constant, d_max=d_max)
     except GroklabError:

@@ -26,6 +26,12 @@ class AscentResult(NamedTuple):
     converged: torch.Tensor
 
 
+def ascent_bytes(starts: int, pairs: int, dim: int, itemsize: int = 8) -> int:
+    """Rough peak memory of `ascend_energy`: a few [pairs, starts] activations and [starts, dim] iterates
+    (current, proposed, gradients), so that a request can be refused before anything is allocated."""
+    return int(starts) * (4 * int(pairs) + 8 * int(dim)) * itemsize
+
+
 def ascend_energy(
     idx,
     labels,

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from groklab.errors import GroklabError
+from groklab.outputs import make_folder
 from groklab.report import data, plots, plots_sweep, snapshots
 from groklab.report.html import CodeItem, FigureItem, Page, Section, TableItem, TextItem, save_figure, write_page
 from groklab.store import Store
@@ -71,7 +72,7 @@ def resolve_target(store: Store, target: str | None) -> Target:
         if latest.empty:
             raise GroklabError(f"no completed runs in {store.path}; train one with `groklab train CONFIG`")
         row = latest.sort_values(["updated", "created"]).iloc[-1]
-        if row["sweep_id"]:
+        if isinstance(row["sweep_id"], str) and row["sweep_id"]:  # a NULL reads back as None or NaN
             return _sweep(store, row["sweep_id"])
         return _ensemble(store, row["ensemble_id"], row["run_id"])
     if not target.strip():
@@ -125,10 +126,13 @@ def assemble(store: Store | str | Path, target: str | None = None, out: str | Pa
         store = Store(store, readonly=True)
     tgt = resolve_target(store, target)
     runs = store.runs(f"run_id IN ({','.join('?' * len(tgt.run_ids))})", tuple(tgt.run_ids))
+    runs = runs[runs["config"].map(bool)]  # a run whose config is damaged (reported by the store) is left out
+    if runs.empty:
+        raise GroklabError(f"every run of {tgt.kind} {tgt.id[:12]} has a damaged config; report another target")
     if tgt.kind == "run":
         runs = runs.sort_values("member")
     out = Path(out) if out is not None else store.folder / "reports" / f"{tgt.kind}-{tgt.id[:12]}"
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out, "report folder (--out)")
     report = Report(tgt, out / "index.html")
     builder = _run_sections if tgt.kind == "run" else _sweep_sections
     sections, page_meta = builder(store, runs, out, report)

@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 
 SCRATCH_ENV = "GROKLAB_SCRATCH"  # read on the worker's node; default <system temp>/groklab-scratch
 BATCH_BYTES = 64 * 2**20  # at most this much file data per message (a larger single file travels alone)
-RESUME = "resume.pt"
+RESUME, PREVIOUS = "resume.pt", "resume.prev.pt"  # as groklab.train.checkpoint names them
 
 
 @dataclass
@@ -60,9 +60,9 @@ def fresh_folder(folder: Path, seed: dict[str, bytes]) -> None:
 
 
 def home_seed(home: str | Path) -> dict[str, bytes]:
-    """The files a worker needs from home to continue an ensemble: its resume checkpoint, if any."""
-    path = Path(home) / RESUME
-    return {RESUME: path.read_bytes()} if path.is_file() else {}
+    """The files a worker needs from home to continue an ensemble: its resume checkpoint, if any, and the
+    previous one it falls back to when the newest is damaged."""
+    return {name: (Path(home) / name).read_bytes() for name in (RESUME, PREVIOUS) if (Path(home) / name).is_file()}
 
 
 class FolderMirror:

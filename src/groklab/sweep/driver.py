@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from groklab import interrupts
 from groklab.config import RunConfig
 from groklab.errors import GroklabError
 from groklab.store import Store
@@ -227,10 +228,15 @@ def _drive(plan: Plan, pool, store: Store, retries: int, progress: bool | None, 
                 bar.set_postfix_str(f"done {report.done}, failed {report.failed}", refresh=False)
             if lines is not None:
                 lines.maybe_print(value, report.done, report.failed)
-    except BaseException:
+    except BaseException as err:
         pool.close(abort=True)
         if bar is not None:
             bar.close()
+        stopped = isinstance(err, interrupts.STOPS)
+        _end_jobs(store, running.values(), "interrupted" if stopped else "failed",
+                  None if stopped else f"{type(err).__name__}: {err}")
+        if stopped:
+            raise interrupts.Interrupted.of(err, f"with {report.done} of {to_run} runs done") from None
         raise
     pool.close()
     if bar is not None:
@@ -238,6 +244,17 @@ def _drive(plan: Plan, pool, store: Store, retries: int, progress: bool | None, 
     report.wall_seconds = time.perf_counter() - start
     report.runs = _run_rows(store, plan)
     return report
+
+
+def _end_jobs(store: Store, jobs, status: str, error: str | None) -> None:
+    """Runs of jobs cut short are marked `status`, never left `running` (best effort: the store may be why)."""
+    import sqlite3
+
+    for job in jobs:
+        try:
+            store.end_runs(job.run_ids, status, error)
+        except (GroklabError, sqlite3.Error, OSError):
+            pass
 
 
 def _job(plan: Plan, ensemble) -> Job:

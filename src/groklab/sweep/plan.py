@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from groklab.config import VIEWER_KEYS, RunConfig
+from groklab.config_schema import MAX_MEMBERS
 from groklab.sweep.memory import default_budget, format_bytes
 from groklab.sweep.spec import SweepSpec
 from groklab.train.loop import ensemble_id_of, plan_members, run_id_of
@@ -208,7 +209,7 @@ def _ensemble_counts(group_sizes: dict[str, int], member_size: dict[str, int], b
     """
     counts = {}
     for key, n in group_sizes.items():
-        per = max(1, budget // max(1, member_size[key]))
+        per = min(max(1, budget // max(1, member_size[key])), MAX_MEMBERS)
         if max_members:
             per = min(per, max_members)
         counts[key] = math.ceil(n / per)

@@ -76,13 +76,17 @@ def init_process(progress_queue, threads: int | None, parent_pid: int) -> None:
     as the re-run sweep; so on Linux the kernel kills it with its parent (PR_SET_PDEATHSIG), and
     everywhere a watchdog thread exits when the parent is gone.
     """
+    import signal
+
     global _QUEUE
     _QUEUE = progress_queue
     set_torch_threads(threads)
+    # Ctrl-C reaches the whole process group: the driver alone decides (it stops the workers and marks their
+    # runs interrupted), so a worker does not die on its own with a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         try:
             import ctypes
-            import signal
 
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
         except (OSError, AttributeError):

@@ -8,86 +8,35 @@ e come free from the forward pass of step e+1, as in the Li2 reference, which lo
 
 from __future__ import annotations
 
-import hashlib
 import time
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
+from groklab import interrupts
 from groklab.config import RunConfig
 from groklab.errors import GroklabError
 from groklab.store import Store
 from groklab.train import checkpoint as ckpt
-from groklab.train.compaction import Stack, compact
+from groklab.train.compaction import Stack, compact, subset_config
 from groklab.train.divergence import diverging
 from groklab.train.grokking import GrokThresholds, detect_grokking
 from groklab.train.heap import keep_large_blocks_on_heap, release_free_heap
+from groklab.train.history import History
 from groklab.train.hooks import Hook, HookContext, hook_summaries
+from groklab.train.members import ensemble_id_of, member_configs, plan_members, run_id_of
 from groklab.train.preflight import preflight
 from groklab.train.setup import setup
 from groklab.train.steps import accuracy, evaluate, minibatch_epoch, step
 from groklab.train.stopping import MemberStops, PlateauRule
 from groklab.train.tensorboard import TensorBoardLogger
 
-
-
-# -- members and ids -------------------------------------------------------------------------------
-
-def member_configs(cfg: RunConfig) -> list[RunConfig]:
-    """The stand-alone config of each member: its own seed, lr and weight decay as scalars."""
-    seeds, lrs, wds = cfg.member_seeds(), cfg.member_values("lr"), cfg.member_values("weight_decay")
-    out = []
-    for seed, lr, wd in zip(seeds, lrs, wds):
-        member = cfg.model_copy(deep=True)
-        member.train.seeds = [seed]
-        member.optim.lr = lr
-        member.optim.weight_decay = wd
-        out.append(member)
-    return out
-
-
-def run_id_of(member_cfg: RunConfig) -> str:
-    return member_cfg.config_hash()
-
-
-def ensemble_id_of(run_ids: list[str]) -> str:
-    return hashlib.sha256(",".join(run_ids).encode()).hexdigest()[:16]
-
-
-# -- history ---------------------------------------------------------------------------------------
-
-@dataclass
-class History:
-    """Per-epoch metrics of every member ([S] arrays per entry); test values NaN off the eval schedule."""
-
-    epochs: list[int] = field(default_factory=list)
-    train_loss: list[np.ndarray] = field(default_factory=list)
-    train_acc: list[np.ndarray] = field(default_factory=list)
-    test_loss: list[np.ndarray] = field(default_factory=list)
-    test_acc: list[np.ndarray] = field(default_factory=list)
-    collapse: list[np.ndarray] = field(default_factory=list)
-    series: list[tuple[int, str, np.ndarray]] = field(default_factory=list)  # (epoch, key, [S])
-
-    def metric_rows(self, member: int, until: int | None = None) -> list[tuple]:
-        f = lambda a: None if not np.isfinite(a[member]) else float(a[member])  # noqa: E731
-        return [(e, f(tl), f(ta), f(vl), f(va), f(c)) for e, tl, ta, vl, va, c in
-                zip(self.epochs, self.train_loss, self.train_acc, self.test_loss, self.test_acc, self.collapse)
-                if until is None or e <= until]
-
-    def series_rows(self, member: int, until: int | None = None) -> list[tuple]:
-        return [(e, k, float(v[member])) for e, k, v in self.series
-                if np.isfinite(v[member]) and (until is None or e <= until)]
-
-    def evaluated(self, member: int):
-        """Epochs with a test evaluation and the train/test accuracy there."""
-        e = np.array(self.epochs)
-        va = np.array([a[member] for a in self.test_acc])
-        ta = np.array([a[member] for a in self.train_acc])
-        keep = np.isfinite(va)
-        return e[keep], ta[keep], va[keep]
+__all__ = ["History", "EnsembleOutcome", "member_configs", "run_id_of", "ensemble_id_of", "plan_members",
+           "record_start", "record_outcome", "train", "run_ensemble"]  # members: re-exported
 
 
 # -- the loop --------------------------------------------------------------------------------------
@@ -109,17 +58,9 @@ class EnsembleOutcome:
         return self.history.metric_rows(member, until), self.history.series_rows(member, until)
 
 
-def plan_members(cfg: RunConfig) -> tuple[list[RunConfig], list[str], str]:
-    """Member configs, their run ids and the ensemble id (which names the checkpoint folder)."""
-    members = member_configs(cfg)
-    run_ids = [run_id_of(m) for m in members]
-    if len(set(run_ids)) != len(run_ids):
-        raise GroklabError("two ensemble members have identical settings (seed, lr, weight decay); make them differ")
-    return members, run_ids, ensemble_id_of(run_ids)
-
-
 def record_start(store: Store, cfg: RunConfig, *, sweep_id: str | None = None) -> None:
-    """Mark every member of `cfg` as running in the store (one transaction per member)."""
+    """Mark every member of `cfg` as running in the store (one transaction per member); a member stored
+    complete keeps its row as it is until its new results replace it (`Store.start_run`)."""
     members, run_ids, ensemble_id = plan_members(cfg)
     folder = ckpt.runs_folder(store.folder, ensemble_id)
     for s, (member, run_id) in enumerate(zip(members, run_ids)):
@@ -139,9 +80,11 @@ def train(cfg: RunConfig, *, store: Store | None = None, sweep_id: str | None = 
           on_epoch: Callable[[int], None] | None = None) -> list[dict]:
     """Train the ensemble described by `cfg`; return one result dict per member (also stored).
 
-    Skips training when the store already has every member complete (unless `force`), and resumes
-    from the ensemble's last resume checkpoint when one exists. The hooks the config asks for (e.g.
-    `li2.every`) are built by `setup`; `hooks` adds extras.
+    Members the store already has complete are not trained again (unless `force`): their stored summaries
+    are returned (with `skipped`), and the others train as an ensemble of their own, so a complete run's
+    row, folder and snapshots are never rewritten. Resumes from the ensemble's last resume checkpoint when
+    one exists. The hooks the config asks for (e.g. `li2.every`) are built by `setup`; `hooks` adds extras.
+    An interrupt or an error marks the runs it cut short `interrupted` or `failed`, never left `running`.
 
     Train accuracy with minibatches is the train-mode running mean over the epoch's batches (dropout
     on), as the Muon paper's base code logs it; that value feeds the grokking "train accuracy has
@@ -150,13 +93,52 @@ def train(cfg: RunConfig, *, store: Store | None = None, sweep_id: str | None = 
     _, run_ids, ensemble_id = plan_members(cfg)
     preflight(cfg)  # every check on the config, before the store is opened or anything is recorded as running
     store = store or Store(cfg.store.path)
-    if not force and store.completed(run_ids) == set(run_ids):
+    done = set() if force else store.completed(run_ids)
+    todo = [s for s, r in enumerate(run_ids) if r not in done]
+    if not todo:
         return [dict(store.run(r)["summary"], skipped=True) for r in run_ids]
+    if done:
+        cfg = subset_config(cfg, todo)  # each member keeps its seed, lr and weight decay, so its run id
+        ensemble_id = ensemble_id_of([run_ids[s] for s in todo])
+    interrupts.raise_if_pending()  # a signal noted while an earlier ensemble finished: start nothing new
     record_start(store, cfg, sweep_id=sweep_id)
-    outcome = run_ensemble(cfg, ckpt.runs_folder(store.folder, ensemble_id), hooks=hooks, progress=progress, force=force,
-                           on_epoch=on_epoch)
-    record_outcome(store, outcome)
-    return outcome.results
+    reached = [None]
+
+    def track(epoch: int) -> None:
+        reached[0] = epoch
+        if on_epoch is not None:
+            on_epoch(epoch)
+
+    with _ending_runs(store, plan_members(cfg)[1], reached):
+        outcome = run_ensemble(cfg, ckpt.runs_folder(store.folder, ensemble_id), hooks=hooks, progress=progress,
+                               force=force, on_epoch=track)
+        record_outcome(store, outcome)
+    trained = dict(zip(outcome.run_ids, outcome.results))
+    return [trained[r] if r in trained else dict(store.run(r)["summary"], skipped=True) for r in run_ids]
+
+
+@contextmanager
+def _ending_runs(store: Store, run_ids: list[str], reached: list):
+    """Runs left `running` by an interrupt are marked `interrupted`, by an error `failed` (with the error):
+    never left `running`. Best effort: a store that cannot be written (the error itself, maybe) keeps them."""
+    try:
+        yield
+    except interrupts.STOPS as err:
+        where = f"at epoch {reached[0] + 1}" if reached[0] is not None else None
+        _end(store, run_ids, "interrupted", None)
+        raise interrupts.Interrupted.of(err, where) from None
+    except Exception as err:
+        _end(store, run_ids, "failed", f"{type(err).__name__}: {err}")
+        raise
+
+
+def _end(store: Store, run_ids: list[str], status: str, error: str | None) -> None:
+    import sqlite3
+
+    try:
+        store.end_runs(run_ids, status, error)
+    except (GroklabError, sqlite3.Error, OSError):
+        pass
 
 
 def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), progress: bool | None = None,
@@ -165,7 +147,14 @@ def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), 
 
     Members stop on their own (`train.stop`; diverged members always): a stopping member's series end
     at that epoch, and it leaves the stack (`groklab.train.compaction`); when none are left, training ends.
+    A signal (see `groklab.interrupts`) ends the epoch in progress, writes the resume state for the next
+    one and raises `Interrupted`.
     """
+    with interrupts.deferring():
+        return _run_ensemble(cfg, folder, hooks=hooks, progress=progress, force=force, on_epoch=on_epoch)
+
+
+def _run_ensemble(cfg: RunConfig, folder: Path, *, hooks, progress, force, on_epoch) -> EnsembleOutcome:
     members, run_ids, ensemble_id = plan_members(cfg)
     folder = Path(folder)
     run = setup(cfg)
@@ -261,6 +250,12 @@ def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), 
             release_free_heap(epoch)
         if on_epoch is not None:
             on_epoch(epoch)
+        if interrupts.pending() and survivors and not last:
+            _save_resume(folder, run_ids, stack, history, epoch + 1, members_state, time.perf_counter() - clock)
+            for closing in (bar, tensorboard, wandb):
+                if closing is not None:
+                    closing.close()
+            raise interrupts.Interrupted(interrupts.pending(), f"at epoch {epoch + 1}")
         if not survivors:
             if members_state.all_diverged():
                 _log_all_diverged(bar, epoch)
@@ -275,7 +270,7 @@ def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), 
     results = _summaries(cfg, members, run_ids, seeds, history, members_state, wall)
     for s, result in enumerate(results):  # e.g. Li2 stage onsets, from the member's series as they are stored
         result.update(hook_summaries(hooks, history.series_rows(s, result.get("stopped_epoch"))))
-    (folder / "resume.pt").unlink(missing_ok=True)
+    ckpt.remove_resume(folder)
     return EnsembleOutcome(run_ids, members, ensemble_id, folder, results, history)
 
 
@@ -284,7 +279,7 @@ def run_ensemble(cfg: RunConfig, folder: Path, *, hooks: tuple[Hook, ...] = (), 
 def _load_resume(folder: Path, run_ids: list[str], stack: Stack, stops: MemberStops, task, device, dtype, hooks):
     """(stack, history, next epoch, elapsed seconds) from `folder`'s resume state when it belongs to these
     runs, with `stops` restored and the stack compacted to the members then alive; else None."""
-    resume = ckpt.load_resume(folder)
+    resume = ckpt.load_resume(folder, warn=_say)
     if resume is None or resume.get("run_ids") != run_ids:
         return None
     alive = resume.get("alive", [s for s, d in enumerate(resume["diverged_at"]) if d is None])
@@ -295,14 +290,14 @@ def _load_resume(folder: Path, run_ids: list[str], stack: Stack, stops: MemberSt
     stops.load(resume.get("stops"), resume["diverged_at"])
     for g, state in zip(stack.generators, resume.get("generators", [])):
         g.set_state(state)
-    return stack, resume["history"], resume["next_epoch"], resume["elapsed"]
+    return stack, History.from_state(resume["history"]), resume["next_epoch"], resume["elapsed"]
 
 
 def _save_resume(folder: Path, run_ids: list[str], stack: Stack, history: History, next_epoch: int,
                  stops: MemberStops, elapsed: float) -> None:
     """Everything `_load_resume` needs to continue bit for bit at `next_epoch` (replaced atomically)."""
     ckpt.save_resume(folder, dict(run_ids=run_ids, model=stack.model.state_dict(),
-                                  optimizer=stack.optimizer.state_dict(), history=history,
+                                  optimizer=stack.optimizer.state_dict(), history=history.state(),
                                   next_epoch=next_epoch, diverged_at=stops.diverged_at,
                                   stops=stops.state(), alive=stack.alive, elapsed=elapsed,
                                   generators=[g.get_state() for g in stack.generators]))
@@ -386,6 +381,12 @@ def _wandb_logger(cfg: RunConfig, folder: Path, run_ids, members, ensemble_id: s
     from groklab.train.wandb_log import WandbLogger
 
     return WandbLogger(folder, run_ids, members, ensemble_id, history)
+
+
+def _say(message: str) -> None:
+    import sys
+
+    print(message, file=sys.stderr)
 
 
 def _log_all_diverged(bar, epoch: int) -> None:

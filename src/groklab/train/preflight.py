@@ -34,18 +34,19 @@ def preflight(cfg: RunConfig) -> Preflight:
     device = resolve_device(cfg.train.device)
     task = build_task(cfg.task)
     seeds = cfg.member_seeds()
-    sizes = {}
-    for seed in dict.fromkeys(seeds):
+    first = split_for(cfg.task, task, seeds[0])
+    n_train, n_test = len(first.train), len(first.test)
+    shapes = task_shapes(cfg, task, n_train, n_test)
+    per_member = member_bytes(cfg, **shapes)
+    check_fits(cfg, per_member, len(seeds), device.type)  # before the other members' splits: at once
+    sizes = {seeds[0]: (n_train, n_test)}
+    for seed in dict.fromkeys(seeds[1:]):
         split = split_for(cfg.task, task, seed)
         sizes[seed] = (len(split.train), len(split.test))
     if len(set(sizes.values())) > 1:
         raise GroklabError(
             f"members got different train sizes {sorted(set(sizes.values()))} (task.split={cfg.task.split}); "
             "use task.split=reference or random, or one seed per run")
-    n_train, n_test = sizes[seeds[0]]
-    shapes = task_shapes(cfg, task, n_train, n_test)
-    per_member = member_bytes(cfg, **shapes)
-    check_fits(cfg, per_member, len(seeds), device.type)
     _probe_constructors(cfg, task, shapes, seeds)
     hooks_for(cfg)  # a hook refuses what it cannot serve (li2.every with a transformer) before anything is stored
     if cfg.train.tensorboard:
