@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from groklab.config import load_config, preset_path
-from groklab.config_schema import RunConfig
+from groklab.config_schema import ID_RULES, RunConfig
 from groklab.train.loop import member_configs, run_id_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,3 +70,41 @@ def test_muon_features_results_keep_their_ids(tmp_path):
         for row in rows:
             if (row["task"], row["optimizer"]) == (task, optimizer):
                 assert ids[row["seed"]] == row["run_id"], row
+
+
+def test_every_config_key_declares_how_it_enters_the_id():
+    from groklab.config import CONFIG_KEYS
+
+    assert sorted(ID_RULES) == sorted(CONFIG_KEYS)
+
+
+def test_an_added_key_is_left_out_at_its_default():
+    """`added` keys are left out at the value runs before them had; it is their default, or (should a default
+    change) the id of every run stored before that change would move."""
+    defaults = RunConfig()
+    for key, rule in ID_RULES.items():
+        if rule.has_omit_at:
+            section, name = key.split(".")
+            assert getattr(getattr(defaults, section), name) == rule.omit_at, key
+
+
+def test_a_key_without_a_rule_fails_at_definition():
+    from pydantic import BaseModel
+
+    from groklab.config_fields import id_rules
+
+    class Section(BaseModel):
+        width: int = 3
+
+    with pytest.raises(TypeError, match="width declares no run-id rule"):
+        id_rules(Section)
+
+
+def test_only_settings_that_change_numbers_change_the_id():
+    base = load_config("li2_fig3")
+    same = ["store.path=/elsewhere.sqlite", "train.progress=false", "train.tensorboard=true", "name=other",
+            "train.checkpoint_every=7", "train.plateau_evals=3", "features.every=0", "model.complex_init=false"]
+    for override in same:
+        assert load_config("li2_fig3", [override]).config_hash() == base.config_hash(), override
+    for override in ["train.stop=plateau", "features.every=5", "optim.ns_dtype=float32", "model.width=64"]:
+        assert load_config("li2_fig3", [override]).config_hash() != base.config_hash(), override
