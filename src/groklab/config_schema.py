@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 from groklab.config_fields import added, bookkeeping, id_hash, id_rules, numbers
 
 from groklab.losses.kinds import CENTRINGS, LOSS_DTYPES, LOSS_KINDS
 from groklab.models.activations import MODEL_ACTIVATIONS
-from groklab.optim.kinds import ADJUST_LR_FNS, KINDS, MUON_VARIANTS, ROUTINGS
+from groklab.optim.kinds import ADJUST_LR_FNS, KINDS, MUON_VARIANTS, ROUTINGS, elementwise_kinds, kind_fields
 from groklab.tasks.datasets import OPS
 from groklab.tasks.splits import SPLIT_MODES
 
@@ -114,7 +114,7 @@ class LossConfig(_Section):
 PerMember = float | list[float]
 
 
-class OptimConfig(_Section):
+class _OptimKeys(_Section):
     """lr and weight_decay may be lists: one value per ensemble member (or one for all)."""
 
     kind: one_of(KINDS) = numbers("adam")
@@ -159,6 +159,10 @@ class OptimConfig(_Section):
             if not 0 <= beta < 1:
                 raise ValueError(f"beta{i + 1} must be in [0, 1), got {beta}")
         return v
+
+
+# The optim section: the keys above, and those each optimizer kind adds (its `fields` in groklab.optim.kinds).
+OptimConfig = create_model("OptimConfig", __base__=_OptimKeys, __module__=__name__, **kind_fields())
 
 
 class TrainConfig(_Section):
@@ -239,10 +243,11 @@ class RunConfig(_Section):
             raise ValueError("model.ridge_lambda (ridge top layer) needs loss.kind=mse")
         if self.model.complex_init and not self.model.complex_weights:
             raise ValueError("model.complex_init=true draws imaginary parts and needs model.complex_weights=true")
-        if self.model.complex_weights and self.optim.kind == "muon":
-            raise ValueError("model.complex_weights=true needs optim.kind=adam, adamw or sgd: Muon's Newton-Schulz "
-                             "orthogonalisation is defined for real matrices")
-        if self.model.kind == "transformer" and self.optim.kind == "muon" and self.optim.muon_routing == "li2":
+        if self.model.complex_weights and not KINDS[self.optim.kind].elementwise:
+            *rest, last = elementwise_kinds()
+            raise ValueError(f"model.complex_weights=true needs an elementwise optimizer (optim.kind={', '.join(rest)} "
+                             f"or {last}): {self.optim.kind}'s update is defined for real matrices only")
+        if self.model.kind == "transformer" and KINDS[self.optim.kind].routed and self.optim.muon_routing == "li2":
             raise ValueError("optim.muon_routing=li2 routes the two-layer net's W; a transformer needs optim.muon_routing=hidden")
         return self
 

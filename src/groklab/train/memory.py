@@ -12,11 +12,12 @@ import os
 
 from groklab.config import RunConfig
 from groklab.errors import GroklabError
+from groklab.optim.kinds import KINDS
 
 ITEMSIZE = {"float32": 4, "float64": 8}
-# Optimizer state per parameter: Adam keeps two moments, SGD one momentum buffer, Muon a momentum
-# for its matrices and Adam moments for the rest (counted as two, the larger).
-OPTIM_STATE = {"sgd": 1, "adam": 2, "adamw": 2, "muon": 2}
+# Optimizer state tensors per parameter, from each kind's registry entry (Adam two moments, SGD one
+# momentum buffer, Muon a momentum for its matrices and Adam moments for the rest, counted as two).
+OPTIM_STATE = {name: kind.state for name, kind in KINDS.items()}
 
 
 def member_bytes(cfg: RunConfig, *, num_values: int, arity: int, num_classes: int, n_train: int, n_test: int,

@@ -105,20 +105,16 @@ def build_optim(cfg: RunConfig, model: torch.nn.Module, device, dtype):
     """The combined per-member optimizer (gradient transforms such as Grokfast/⊥Grad run inside it)."""
     from groklab.optim import build_optimizer
 
-    o = cfg.optim
+    from groklab.optim.kinds import KINDS
+
+    o, entry = cfg.optim, KINDS[cfg.optim.kind]
     per_member = lambda key: torch.tensor(cfg.member_values(key), device=device, dtype=torch.float64)  # noqa: E731
     hyper: dict = dict(grokfast=o.grokfast, grokfast_alpha=o.grokfast_alpha, grokfast_lamb=o.grokfast_lamb,
                        orthograd=o.orthograd)
-    if o.kind == "sgd":
-        hyper.update(momentum=o.momentum, nesterov=bool(o.nesterov))
-    elif o.kind in ("adam", "adamw"):
-        hyper.update(betas=tuple(o.betas), eps=o.eps)
-    else:
-        hyper.update(ns_steps=o.ns_steps, muon_head=o.muon_head)
-        optional = dict(muon_variant=o.muon_variant, muon_lr=o.muon_lr, momentum=o.muon_momentum, nesterov=o.nesterov,
-                        adjust_lr_fn=o.adjust_lr_fn, ns_dtype=o.ns_dtype)
-        hyper.update({k: v for k, v in optional.items() if v is not None})
-    routing = o.muon_routing if o.kind == "muon" else None
+    # the kind's options, read from the config keys its registry entry names (None: the class's default)
+    options = {option: getattr(o, key) for option, key in entry.config.items()}
+    hyper.update({k: tuple(v) if isinstance(v, list) else v for k, v in options.items() if v is not None})
+    routing = o.muon_routing if entry.routed else None
     return build_optimizer(dict(model.named_parameters()), kind=o.kind, lr=per_member("lr"),
                            weight_decay=per_member("weight_decay"), routing=routing, **hyper)
 
