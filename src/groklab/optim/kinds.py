@@ -45,6 +45,15 @@ KINDS: dict[str, OptimKind] = {
         {"ns_steps": "ns_steps", "muon_head": "muon_head", "muon_variant": "muon_variant", "muon_lr": "muon_lr",
          "momentum": "muon_momentum", "nesterov": "nesterov", "adjust_lr_fn": "adjust_lr_fn", "ns_dtype": "ns_dtype"},
         state=2, elementwise=False, routed=True),
+    "ademamix": OptimKind(
+        "ademamix", "AdEMAMix", ("betas", "eps", "alpha", "beta3", "warmup"),
+        {"betas": "betas", "eps": "eps", "alpha": "ademamix_alpha", "beta3": "ademamix_beta3",
+         "warmup": "ademamix_warmup"},
+        state=3, elementwise=True,
+        fields={"ademamix_alpha": (float, added(5.0, ge=0)),  # weight of the slow EMA
+                "ademamix_beta3": (float, added(0.9999, ge=0, lt=1)),  # the slow EMA's decay
+                # steps over which alpha and beta3 warm up (None: no warm-up)
+                "ademamix_warmup": (int | None, added(None, ge=1))}),
 }
 # Muon routings: which parameters go to Muon (see groklab.optim.build).
 ROUTINGS = {
