@@ -25,6 +25,8 @@ from groklab.store import Store
 from groklab.tasks import CRITICAL_RATIO_C
 from groklab.train import checkpoint as ckpt
 
+pytestmark = pytest.mark.xdist_group("test_report")  # one worker builds the trained run
+
 
 # -- helpers ---------------------------------------------------------------------------------------
 
