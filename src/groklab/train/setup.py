@@ -1,7 +1,10 @@
 """Assemble an ensemble run from a config: device, data tensors, model, loss, optimizer, hooks.
 
 Each piece is built by the layer that owns it; this file only wires config values to them. `setup(cfg)`
-is the one place a run is built: the training loop, sweeps' workers and reproductions all go through it.
+builds a run for training: the training loop, and through it sweeps' workers and reproductions. Two
+other places assemble parts of a run from these builders: preflight (`preflight.py`, model and
+optimizer at a tiny width, without data) and the snapshot feature reader (`li2/snapshot_features.py`,
+which builds the transformer itself).
 """
 
 from __future__ import annotations
