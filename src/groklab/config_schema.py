@@ -16,8 +16,10 @@ from groklab.config_fields import added, bookkeeping, id_hash, id_rules, numbers
 
 from groklab.losses.kinds import CENTRINGS, LOSS_DTYPES, LOSS_KINDS
 from groklab.models.activations import MODEL_ACTIVATIONS
+from groklab.models.kinds import ROPE_MODES
 from groklab.optim.kinds import ADJUST_LR_FNS, KINDS, MUON_VARIANTS, ROUTINGS, elementwise_kinds, kind_fields
 from groklab.tasks.datasets import OPS
+from groklab.precisions import PRECISIONS
 from groklab.tasks.splits import SPLIT_MODES
 
 DEFAULT_STORE = "./groklab-runs/runs.sqlite"
@@ -34,6 +36,15 @@ def one_of(names) -> Any:
     scikit-learn derives StrOptions from its registries): a new entry there is a new allowed value here."""
     return Literal[tuple(names)]
 
+
+# Per-member early stopping (train/stopping.py implements the rules; the config is where they are listed, as
+# train sits above the config): rule -> what ends a member's run.
+STOP_RULES = {
+    "never": "the budget (train.epochs)",
+    "grok": "its first grok epoch",
+    "sustained": "the sustained-grok window confirming its grok",
+    "plateau": "test accuracy settled after memorization (train.plateau_evals, train.plateau_delta)",
+}
 
 SEED_LIMIT = 2**32  # seeds are 0..2**32-1: numpy's RandomState (the reference split) accepts no more
 
@@ -90,7 +101,7 @@ class ModelConfig(_Section):
     depth: int = numbers(2, ge=1)
     heads: int = numbers(1, ge=1)
     dropout: float = numbers(0.2, ge=0, lt=1)
-    rope: Literal["sequence", "none", "heads"] = numbers("sequence")
+    rope: one_of(ROPE_MODES) = numbers("sequence")
     rope_base: float = numbers(1e6, gt=0)
     head_classes: Literal["labels", "vocab"] = numbers("labels")  # "vocab": the base code's vocabulary-wide head
 
@@ -171,7 +182,7 @@ class TrainConfig(_Section):
     batch_size: int | None = numbers(None, ge=1)  # None: full batch, one step per epoch
     seeds: list[int] = numbers(default_factory=lambda: [0])
     device: Literal["auto", "cpu", "cuda", "mps"] = numbers("auto")
-    dtype: Literal["float32", "float64"] = numbers("float32")
+    dtype: one_of(PRECISIONS) = numbers("float32")
     progress: bool = bookkeeping(True)
     memorize_acc: float = numbers(0.99, gt=0, le=1)
     grok_acc: float = numbers(0.95, gt=0, le=1)
@@ -192,7 +203,7 @@ class TrainConfig(_Section):
     # sustained-grok window has confirmed it) | plateau (test accuracy has settled after memorization: the
     # mean over the last plateau_evals evaluations within plateau_delta of the mean over the plateau_evals
     # before them). Diverged members always stop.
-    stop: Literal["never", "grok", "sustained", "plateau"] = added("never")
+    stop: one_of(STOP_RULES) = added("never")
     plateau_evals: int = numbers(100, ge=1, only_with=("stop", "plateau"))
     plateau_delta: float = numbers(0.01, gt=0, lt=1, only_with=("stop", "plateau"))
 

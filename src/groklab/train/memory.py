@@ -13,8 +13,9 @@ import os
 from groklab.config import RunConfig
 from groklab.errors import GroklabError
 from groklab.optim.kinds import KINDS
+from groklab.precisions import PRECISIONS
 
-ITEMSIZE = {"float32": 4, "float64": 8}
+ITEMSIZE = PRECISIONS  # bytes per number of each train.dtype
 # Optimizer state tensors per parameter, from each kind's registry entry (Adam two moments, SGD one
 # momentum buffer, Muon a momentum for its matrices and Adam moments for the rest, counted as two).
 OPTIM_STATE = {name: kind.state for name, kind in KINDS.items()}
