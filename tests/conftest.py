@@ -7,9 +7,8 @@
   intra-op threads waiting on each other made small-model steps 10-20x slower. Numbers are unaffected.
   `make test` runs the suite in two processes (pytest-xdist, `-n 2`), each on one thread; OMP_NUM_THREADS=1
   (unless set) reaches the subprocesses tests start too, so that two workers never oversubscribe two cores.
-- A module whose tests share one expensive module-scoped fixture (a trained run, a quick reproduction)
-  marks itself `pytest.mark.xdist_group`, so that with `--dist loadgroup` its fixture is built once,
-  in one worker; every other test is handed to whichever worker is free.
+- `--dist loadfile` hands whole files to the workers, so that a module-scoped fixture (a trained run, a quick
+  reproduction) is built once, in one worker.
 """
 
 import os

@@ -12,8 +12,6 @@ import pytest
 from groklab.store import Store
 from helpers import cli as run
 
-pytestmark = pytest.mark.xdist_group("test_features_cli")  # one worker builds the Z31 transformer, trained once
-
 # A one-block transformer that groks add mod 31 within ~250 full-batch epochs (measured: seeds 0-2 grok at
 # 180, 220, 340 with lr 1e-2, wd 3, train fraction 0.7); seed 1 is past its grok epoch well before 300.
 Z31 = ["muon_grokking", "task.op=add", "task.modulus=31", "task.train_fraction=0.7", "model.width=64", "model.depth=1",

@@ -13,8 +13,6 @@ from groklab.reproduce import muon_grokking as mg
 from groklab.reproduce import muon_grokking_stats as mgs
 from groklab.store import Store
 
-pytestmark = pytest.mark.xdist_group("test_muon_grokking")  # one worker builds the quick reproduction, trained once
-
 SEEDS = 2
 
 

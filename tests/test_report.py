@@ -25,8 +25,6 @@ from groklab.store import Store
 from groklab.tasks import CRITICAL_RATIO_C
 from groklab.train import checkpoint as ckpt
 
-pytestmark = pytest.mark.xdist_group("test_report")  # one worker builds the trained run
-
 
 # -- helpers ---------------------------------------------------------------------------------------
 

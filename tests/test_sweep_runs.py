@@ -12,8 +12,6 @@ from groklab.cli import main
 from helpers import cli
 from groklab.sweep import metrics_frame, runs_frame, sweep_spec, where_sql
 
-pytestmark = pytest.mark.xdist_group("test_sweep_runs")  # one worker builds the sweep, trained once
-
 TINY = {"task.group": "Z7", "model.width": 24, "task.train_fraction": 0.5, "train.epochs": 20,
         "train.dtype": "float64", "train.progress": False, "train.checkpoint_dense_until": 0,
         "train.checkpoint_every": 1000}
