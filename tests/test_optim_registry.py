@@ -23,7 +23,8 @@ def test_every_kind_trains_from_the_cli(capsys, tmp_path, kind):
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_a_misspelt_kind_is_refused_in_one_line_naming_every_kind(capsys, tmp_path, kind):
     store = tmp_path / "runs.sqlite"
-    code, _, err = cli(capsys, "train", "li2_fig3", *TINY, f"store.path={store}", f"optim.kind={kind}_", "--no-progress")
+    code, _, err = cli(capsys, "train", "li2_fig3", *TINY, f"store.path={store}", f"optim.kind={kind}_",
+                       "--no-progress")
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
     assert "optim.kind" in err and all(repr(k) in err for k in KINDS), err
     assert not store.exists()
