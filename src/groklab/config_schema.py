@@ -16,7 +16,7 @@ from groklab.config_fields import added, bookkeeping, id_hash, id_rules, numbers
 
 from groklab.losses.kinds import CENTRINGS, LOSS_DTYPES, LOSS_KINDS
 from groklab.models.activations import MODEL_ACTIVATIONS
-from groklab.models.kinds import ROPE_MODES
+from groklab.models.kinds import MODEL_KINDS, ROPE_MODES
 from groklab.optim.kinds import ADJUST_LR_FNS, KINDS, MUON_VARIANTS, ROUTINGS, elementwise_kinds, kind_fields
 from groklab.tasks.datasets import OPS
 from groklab.precisions import PRECISIONS
@@ -86,7 +86,7 @@ class TaskConfig(_Section):
 
 
 class ModelConfig(_Section):
-    kind: Literal["two_layer", "transformer"] = numbers("two_layer")
+    kind: one_of(MODEL_KINDS) = numbers("two_layer")
     width: int = numbers(2048, ge=1)
     activation: one_of(MODEL_ACTIVATIONS) = numbers("sqr")
     top_init_scale: float = numbers(1.0, ge=0)
@@ -106,13 +106,10 @@ class ModelConfig(_Section):
     head_classes: Literal["labels", "vocab"] = numbers("labels")  # "vocab": the base code's vocabulary-wide head
 
     @model_validator(mode="after")
-    def _transformer_heads(self):
-        if self.kind == "transformer":
-            if self.width % self.heads:
-                raise ValueError(f"model.width={self.width} must be divisible by model.heads={self.heads}")
-            if self.rope != "none" and (self.width // self.heads) % 2:
-                raise ValueError(f"RoPE needs an even head dim, got model.width/model.heads={self.width // self.heads}; "
-                                 "change model.width or model.heads, or set model.rope=none")
+    def _kind_rules(self):
+        problem = MODEL_KINDS[self.kind].check(self)
+        if problem:
+            raise ValueError(problem)
         return self
 
 
@@ -258,7 +255,8 @@ class RunConfig(_Section):
             *rest, last = elementwise_kinds()
             raise ValueError(f"model.complex_weights=true needs an elementwise optimizer (optim.kind={', '.join(rest)} "
                              f"or {last}): {self.optim.kind}'s update is defined for real matrices only")
-        if self.model.kind == "transformer" and KINDS[self.optim.kind].routed and self.optim.muon_routing == "li2":
+        if (not MODEL_KINDS[self.model.kind].routes_li2 and KINDS[self.optim.kind].routed
+                and self.optim.muon_routing == "li2"):
             raise ValueError("optim.muon_routing=li2 routes the two-layer net's W; a transformer needs optim.muon_routing=hidden")
         return self
 

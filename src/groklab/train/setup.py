@@ -18,6 +18,7 @@ import torch
 from groklab.config import RunConfig
 from groklab.dtypes import DTYPES
 from groklab.errors import GroklabError
+from groklab.models.kinds import MODEL_KINDS, Sizes
 from groklab.tasks.build import build_task, split_for
 from groklab.tasks.datasets import TaskData
 from groklab.tasks.encoding import token_sequences
@@ -56,11 +57,11 @@ class EnsembleData:
 
 
 def build_data(cfg: RunConfig, task: TaskData, seeds: list[int], device: torch.device) -> EnsembleData:
-    if cfg.model.kind == "two_layer":
+    if MODEL_KINDS[cfg.model.kind].tokens:
+        inputs, input_size = token_sequences(task)
+    else:
         inputs = task.inputs  # operand values; the model offsets operand j by j·M itself
         input_size = task.inputs.shape[1] * task.num_values
-    else:
-        inputs, input_size = token_sequences(task)
     splits = [split_for(cfg.task, task, seed) for seed in seeds]
     sizes = {(len(s.train), len(s.test)) for s in splits}
     if len(sizes) > 1:
@@ -79,23 +80,10 @@ def build_data(cfg: RunConfig, task: TaskData, seeds: list[int], device: torch.d
 
 
 def build_model(cfg: RunConfig, task: TaskData, data: EnsembleData, seeds: list[int], device, dtype) -> torch.nn.Module:
-    m = cfg.model
-    if m.kind == "two_layer":
-        from groklab.models.two_layer import TwoLayerEnsemble
-
-        return TwoLayerEnsemble(
-            num_values=task.num_values, arity=task.inputs.shape[1], num_classes=task.num_classes, width=m.width,
-            activation=m.activation, top_init_scale=m.top_init_scale, output_scale=m.output_scale,
-            extra_layers=m.extra_layers, complex_weights=m.complex_weights, seeds=seeds, dtype=dtype, device=device,
-            complex_init=m.complex_init,
-        )
-    from groklab.models.transformer import TransformerEnsemble
-
-    return TransformerEnsemble(
-        vocab_size=data.input_size, seq_len=data.x_train.shape[-1], num_classes=task.num_classes, width=m.width,
-        depth=m.depth, heads=m.heads, dropout=m.dropout, rope=m.rope, rope_base=m.rope_base, seeds=seeds,
-        dtype=dtype, device=device, head_classes=data.input_size if m.head_classes == "vocab" else None,
-    )
+    """The ensemble of `cfg.model.kind`, built by its registry entry (`groklab.models.kinds`)."""
+    sizes = Sizes(num_values=int(task.num_values), arity=int(task.inputs.shape[1]), num_classes=int(task.num_classes),
+                  input_size=int(data.input_size), seq_len=int(data.x_train.shape[-1]))
+    return MODEL_KINDS[cfg.model.kind].build(cfg.model, sizes, seeds, device, dtype)
 
 
 def build_loss(cfg: RunConfig):
