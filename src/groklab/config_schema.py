@@ -13,13 +13,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 from groklab.config_fields import added, bookkeeping, id_hash, id_rules, numbers
-
 from groklab.losses.kinds import CENTRINGS, LOSS_DTYPES, LOSS_KINDS
 from groklab.models.activations import MODEL_ACTIVATIONS
 from groklab.models.kinds import MODEL_KINDS, ROPE_MODES
 from groklab.optim.kinds import ADJUST_LR_FNS, KINDS, MUON_VARIANTS, ROUTINGS, elementwise_kinds, kind_fields
-from groklab.tasks.datasets import OPS
 from groklab.precisions import PRECISIONS
+from groklab.tasks.datasets import OPS
 from groklab.tasks.splits import SPLIT_MODES
 
 DEFAULT_STORE = "./groklab-runs/runs.sqlite"
