@@ -252,8 +252,9 @@ class RunConfig(_Section):
             raise ValueError("model.complex_init=true draws imaginary parts and needs model.complex_weights=true")
         if self.model.complex_weights and not KINDS[self.optim.kind].elementwise:
             *rest, last = elementwise_kinds()
-            raise ValueError(f"model.complex_weights=true needs an elementwise optimizer (optim.kind={', '.join(rest)} "
-                             f"or {last}): {self.optim.kind}'s update is defined for real matrices only")
+            kinds = f"{', '.join(rest)} or {last}" if rest else last
+            raise ValueError(f"model.complex_weights=true needs an elementwise optimizer (optim.kind={kinds}): "
+                             f"{self.optim.kind}'s update is defined for real matrices only")
         if (not MODEL_KINDS[self.model.kind].routes_li2 and KINDS[self.optim.kind].routed
                 and self.optim.muon_routing == "li2"):
             raise ValueError("optim.muon_routing=li2 routes the two-layer net's W; a transformer needs optim.muon_routing=hidden")
