@@ -41,8 +41,11 @@ browser:
 demo: $(STAMP)
 	$(BIN)/groklab demo --quick
 
+# Two worker processes of one torch thread each (tests/conftest.py), a file at a time (module fixtures built once).
+TEST_WORKERS ?= 2
+
 test: $(STAMP) gap browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/irreps.py

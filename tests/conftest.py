@@ -5,10 +5,18 @@
   `-m ray_cluster`; one quick real-cluster test stays in the default run.
 - Torch runs on one thread: the suite's models are small, and on a shared 2-core machine two
   intra-op threads waiting on each other made small-model steps 10-20x slower. Numbers are unaffected.
+  `make test` runs the suite in two processes (pytest-xdist, `-n 2`), each on one thread; OMP_NUM_THREADS=1
+  (unless set) reaches the subprocesses tests start too, so that two workers never oversubscribe two cores.
+- `--dist loadfile` hands whole files to the workers, so that a module-scoped fixture (a trained run, a quick
+  reproduction) is built once, in one worker.
 """
 
-import pytest
-import torch
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 torch.set_num_threads(1)
 

@@ -1,6 +1,9 @@
 """Shared test helpers (imported as `from helpers import ...`; pytest puts tests/ on sys.path)."""
 
+import json
+
 from groklab.cli import main
+from groklab.reproduce import reproduce
 
 
 def cli(capsys, *args):
@@ -12,3 +15,16 @@ def cli(capsys, *args):
         code = exc.code or 0
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def quick_reproduction(name, tmp_path):
+    """Run a reproduction in quick mode into tmp_path; check its figures and saved verdicts; (report, store path)."""
+    store_path = str(tmp_path / "runs.sqlite")
+    report = reproduce(name, quick=True, out=tmp_path / "out", store_path=store_path, progress=False,
+                       echo=lambda s: None)
+    assert report["figures"], name
+    for path in report["figures"]:
+        assert (tmp_path / "out" / path.split("/")[-1]).stat().st_size > 20_000
+    saved = json.loads((tmp_path / "out" / "verdict.json").read_text())
+    assert saved["verdicts"] == json.loads(json.dumps(report["verdicts"], default=str))
+    return report, store_path

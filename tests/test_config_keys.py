@@ -13,7 +13,10 @@ from helpers import cli
 from groklab.config import CONFIG_KEYS, RunConfig
 from groklab.losses.kinds import LOSS_KINDS
 from groklab.models.activations import MODEL_ACTIVATIONS
+from groklab.config_schema import STOP_RULES
+from groklab.models.kinds import MODEL_KINDS, ROPE_MODES
 from groklab.optim.kinds import KINDS
+from groklab.precisions import PRECISIONS
 from groklab.tasks.datasets import OPS
 
 TINY = ["task.group=Z7", "model.width=16", "train.epochs=2", "train.checkpoint_dense_until=0"]
@@ -90,3 +93,7 @@ def test_choice_keys_follow_their_registries():
     assert _choices(_field("model.activation").annotation) == MODEL_ACTIVATIONS
     assert _choices(_field("loss.kind").annotation) == tuple(LOSS_KINDS)
     assert _choices(_field("optim.kind").annotation) == tuple(KINDS)
+    assert _choices(_field("model.rope").annotation) == ROPE_MODES
+    assert _choices(_field("model.kind").annotation) == tuple(MODEL_KINDS)
+    assert _choices(_field("train.dtype").annotation) == _choices(_field("loss.dtype").annotation) == tuple(PRECISIONS)
+    assert _choices(_field("train.stop").annotation) == tuple(STOP_RULES)

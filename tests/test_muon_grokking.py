@@ -1,6 +1,7 @@
 """`groklab reproduce muon-grokking --quick`: the whole pipeline on the reduced grid, then a resumed CLI run."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -187,19 +188,24 @@ def test_medium_and_tasks_are_refused_where_they_do_not_apply(tmp_path, capsys):
         assert exc.value.code == 2 and message in capsys.readouterr().err
 
 
-def test_stopping_changes_no_statistic(tmp_path):
+def test_stopping_changes_no_statistic(quick, tmp_path):
     """A small grid trained to its budget and the same grid stopped at each confirmed grok give the same grok
-    epochs, censoring and test statistics (the stopped runs are different runs: `train.stop` is in the id)."""
-    grid = mg.make_grid(quick=True, seeds=2, tasks=["add"])
+    epochs, censoring and test statistics (the stopped runs are different runs: `train.stop` is in the id).
+    The stopped grid is part of the quick reproduction's, so a copy of its store holds those runs already."""
+    _, _, root, _ = quick
+    shutil.copytree(root, tmp_path / "store", ignore=shutil.ignore_patterns("out"))
+    store_path = str(tmp_path / "store" / "runs.sqlite")
+    grid = mg.make_grid(quick=True, seeds=SEEDS, tasks=["add"])
     never = mg.Grid(grid.mode, grid.tasks, grid.seeds, tuple(o for o in grid.overrides if o != "train.stop=sustained"))
     frames = {}
     for label, g in (("stopped", grid), ("never", never)):
-        ctx = registry.Context("muon-grokking", True, tmp_path / label, str(tmp_path / "runs.sqlite"), progress=False,
+        ctx = registry.Context("muon-grokking", True, tmp_path / label, store_path, progress=False,
                                echo=lambda s: None)
         frames[label] = mg.run_grid(ctx, g, Store(ctx.store_path))
     cols = ["task", "output", "optimizer", "seed", "grok_epoch", "sustained_grok_epoch", "censored", "sustained_censored"]
     stopped, never_ = frames["stopped"], frames["never"]
     assert set(stopped.run_id).isdisjoint(never_.run_id)
+    assert set(stopped.run_id) <= set(Store(quick[1]).runs()["run_id"])  # read back, not retrained
     assert stopped[cols].fillna(-1).to_dict("records") == never_[cols].fillna(-1).to_dict("records")
     confirmed = stopped.sustained_grok_epoch.notna()  # these stopped there; the others trained to the budget
     assert confirmed.sum() >= 2 and (stopped.observed_until[confirmed] < grid.epochs).all()

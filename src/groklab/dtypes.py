@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 
 from groklab.errors import GroklabError
+from groklab.precisions import PRECISIONS
 
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
+DTYPES = {name: getattr(torch, name) for name in PRECISIONS}
 
 
 def resolve_dtype(dtype, what: str = "dtype") -> torch.dtype:

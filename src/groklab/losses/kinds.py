@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from groklab.precisions import PRECISIONS
+
 
 @dataclass(frozen=True)
 class LossKind:
@@ -23,4 +25,4 @@ LOSS_KINDS: dict[str, LossKind] = {
     "sparsemax": LossKind("sparsemax_loss", "loss (sparsemax loss)"),
 }
 CENTRINGS = ("class", "sample")  # the MSE's centring axis: the reference code's, or the paper's
-LOSS_DTYPES = ("float32", "float64")  # the precision of 'ce' (groklab.dtypes.DTYPES)
+LOSS_DTYPES = tuple(PRECISIONS)  # the precision of 'ce' (groklab.dtypes.DTYPES)

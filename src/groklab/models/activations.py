@@ -3,7 +3,7 @@
 Each entry carries every form a caller needs: the element-wise σ (extra layers), (σ(z), σ'(z)) for the
 energy ascent in `groklab.li2`, and — for the activations the model trains with — the fused pair
 (forward on the pre-activation H, backward g ↦ g·σ'(H)) of the gather in `groklab.models.gather`.
-`config.py` derives `model.activation`'s allowed values from `MODEL_ACTIVATIONS`.
+`config_schema.py` derives `model.activation`'s allowed values from `MODEL_ACTIVATIONS`.
 
 This module imports no torch (it only calls tensor methods), so that the config can read the names
 without loading torch; `silu` imports torch's functional form when first called.

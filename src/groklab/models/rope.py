@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import torch
 
-ROPE_MODES = ("sequence", "none", "heads")
+from groklab.models.kinds import ROPE_MODES  # noqa: F401  (the registry; re-exported)
 
 
 def rope_angles(mode: str, seq_len: int, heads: int, head_dim: int, base: float) -> torch.Tensor | None:

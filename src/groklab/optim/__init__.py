@@ -10,6 +10,8 @@ trajectory equals the same member optimised alone with torch.optim on its unstac
 
 import importlib
 
+from groklab.optim.kinds import KINDS as _KINDS
+
 # Loaded on first use: the config reads the kinds (groklab.optim.kinds) without importing torch.
 _EXPORTS = {
     "Adam": "adam", "AdamW": "adam", "BatchedOptimizer": "base", "CombinedOptimizer": "combined",
@@ -17,7 +19,7 @@ _EXPORTS = {
     "KINDS": "kinds", "ROUTINGS": "kinds", "build_optimizer": "build", "route": "build",
     "LI2_NS_COEFFICIENTS": "muon", "TORCH_NS_COEFFICIENTS": "muon", "Muon": "muon", "newton_schulz": "muon",
     "SGD": "sgd",
-}
+} | {entry.cls: entry.module for entry in _KINDS.values()}  # every registered kind's class
 
 __all__ = sorted(_EXPORTS)
 

@@ -3,8 +3,9 @@
     opt = build_optimizer(model_params, kind="muon", lr=lr_S, weight_decay=wd_S, routing="li2")
     loss.backward(); opt.step(active); opt.zero_grad()
 
-Kinds: sgd | adam | adamw | muon. For sgd/adam/adamw every parameter is in one group ("main").
-For muon a routing preset splits the parameters into a "muon" group and an "aux" group:
+Kinds: the entries of `groklab.optim.kinds.KINDS`. A kind that does not route (sgd, adam, adamw, ...)
+puts every parameter in one group ("main"). For muon a routing preset splits the parameters into a
+"muon" group and an "aux" group:
 
 - routing="li2" (the Li2 reference, modular_addition_simple2.py with optim=muon): `W` — and any
   extra hidden K×K layers `U.*` — on Muon; everything else (V) on Adam with coupled L2 weight
@@ -16,9 +17,8 @@ For muon a routing preset splits the parameters into a "muon" group and an "aux"
   parameters (gains, biases) on AdamW with betas (0.9, 0.98), eps 1e-8. `muon_head=True` moves
   the head to Muon (the April-2025 auto-classification ablation). Muon variant "torch".
 
-Options (keyword arguments, validated; an unknown name raises GroklabError):
-    sgd:        momentum (0.9), nesterov (False)
-    adam/adamw: betas ((0.9, 0.999)), eps (1e-8)
+Options (keyword arguments, validated; an unknown name raises GroklabError): each kind's `options` in
+`groklab.optim.kinds`, with the defaults of its class; Muon's:
     muon:       muon_variant ("li2" for routing li2, "torch" for hidden), muon_lr, aux_lr,
                 muon_weight_decay, aux_weight_decay (default: lr / weight_decay),
                 momentum, nesterov, ns_coefficients, ns_steps, ns_eps, ns_dtype, adjust_lr_fn
@@ -33,6 +33,7 @@ wrapper does), on every parameter.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,12 +43,9 @@ from groklab.errors import GroklabError, closest
 from groklab.optim.adam import Adam, AdamW
 from groklab.optim.base import BatchedOptimizer, HyperValue, member_count, member_hyper
 from groklab.optim.combined import CombinedOptimizer
-from groklab.optim.muon import Muon
-from groklab.optim.sgd import SGD
 from groklab.optim.kinds import KINDS, ROUTINGS
+from groklab.optim.muon import Muon
 from groklab.optim.transforms import GrokfastEMA, OrthoGrad
-
-_CLASSES = {cls.__name__: cls for cls in (SGD, Adam, AdamW, Muon)}  # KINDS names them
 
 _TRANSFORM_OPTIONS = ("grokfast", "grokfast_alpha", "grokfast_lamb", "orthograd", "orthograd_rescale")
 _MUON_KWARGS = {"momentum": "momentum", "nesterov": "nesterov", "ns_coefficients": "ns_coefficients",
@@ -61,6 +59,12 @@ def _choice_error(what: str, value: Any, allowed) -> GroklabError:
         f"{what} must be one of {', '.join(allowed)}; got {value!r}"
         + (f" (did you mean {hint!r}?)" if hint else "")
     )
+
+
+def optimizer_class(kind: str) -> type[BatchedOptimizer]:
+    """The batched optimizer class of a registered kind (imported from the module its entry names)."""
+    entry = KINDS[kind]
+    return getattr(importlib.import_module(f"groklab.optim.{entry.module}"), entry.cls)
 
 
 def is_li2_muon_param(name: str) -> bool:
@@ -110,7 +114,7 @@ def build_optimizer(
 
     Args:
         named_params: name -> tensor with leading member axis S (e.g. dict(model.named_parameters())).
-        kind: sgd | adam | adamw | muon.
+        kind: a key of groklab.optim.kinds.KINDS (sgd, adam, adamw, muon, ...).
         lr, weight_decay: numbers or [S] tensors, >= 0.
         routing: muon only (required there): "li2" or "hidden" (see the module docstring).
         **hyper: the options listed in the module docstring.
@@ -131,11 +135,11 @@ def build_optimizer(
     weight_decay = member_hyper(weight_decay, S, "optim.weight_decay", device)
 
     groups: dict[str, BatchedOptimizer] = {}
-    if kind != "muon":
+    if not KINDS[kind].routed:
         if routing is not None:
             raise GroklabError(f"optim routing applies to kind 'muon' only; got routing={routing!r} "
                                f"with kind {kind!r}")
-        cls = _CLASSES[KINDS[kind].cls]
+        cls = optimizer_class(kind)
         kw = {k: hyper[k] for k in KINDS[kind].options if k in hyper}
         groups["main"] = cls(named, lr=lr, weight_decay=weight_decay, **kw)
     else:

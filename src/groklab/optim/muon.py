@@ -45,7 +45,7 @@ from torch import Tensor
 from groklab.errors import GroklabError, closest
 from groklab.optim.base import BatchedOptimizer, HyperValue, member_view
 from groklab.optim.kinds import ADJUST_LR_FNS as _ADJUST_LR_FNS
-from groklab.optim.kinds import MUON_VARIANTS
+from groklab.optim.kinds import MUON_VARIANTS, elementwise_kinds
 
 TORCH_NS_COEFFICIENTS = (3.4445, -4.775, 2.0315)
 LI2_NS_COEFFICIENTS = (
@@ -232,7 +232,7 @@ class Muon(BatchedOptimizer):
                 )
             if p.is_complex():  # Newton-Schulz (X Xᵀ, not X Xᴴ) would silently orthogonalise the wrong matrix
                 raise GroklabError(f"Muon takes real matrices; parameter {name!r} is {p.dtype} "
-                                   "(train complex weights with adam, adamw or sgd)")
+                                   f"(train complex weights with an elementwise kind: {', '.join(elementwise_kinds())})")
         super().__init__(
             named, lr=lr, weight_decay=weight_decay,
             hyper={

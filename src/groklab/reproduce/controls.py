@@ -74,7 +74,7 @@ CONTROLS: dict[str, dict[str, str]] = {
     },
     "li2-lr": {
         "every run's test accuracy settles within the": NONE_YET,
-        "generalisation falls as the learning rate rises": "tests/test_reproduce_li2.py::test_quick_training_reproductions_pass",
+        "generalisation falls as the learning rate rises": "tests/test_reproduce_li2_training.py::test_quick_training_reproductions_pass",
         "every run fits its training set": NONE_YET,
         "the larger lr ends at nodes of higher energy": _REPLAY + "test_lr_verdicts_fail_with_the_lrs_reversed",
     },
@@ -86,7 +86,7 @@ CONTROLS: dict[str, dict[str, str]] = {
     "li2-ridge": {
         "with the top layer replaced by its ridge solution every step, the network still groks": NONE_YET,
         "ridge V is slower than a trained V for M = 23 and faster for M ≥ 41":
-            "tests/test_reproduce_li2.py::test_quick_training_reproductions_pass",
+            "tests/test_reproduce_li2_training.py::test_quick_training_reproductions_pass",
         "Lemma 1: for a wide random first layer G_F(∞) is linear in η": _RIDGE,
         "G_F(∞) shrinks as the layer widens": _RIDGE,
     },

@@ -12,11 +12,14 @@ import os
 
 from groklab.config import RunConfig
 from groklab.errors import GroklabError
+from groklab.models.kinds import MODEL_KINDS, Sizes
+from groklab.optim.kinds import KINDS
+from groklab.precisions import PRECISIONS
 
-ITEMSIZE = {"float32": 4, "float64": 8}
-# Optimizer state per parameter: Adam keeps two moments, SGD one momentum buffer, Muon a momentum
-# for its matrices and Adam moments for the rest (counted as two, the larger).
-OPTIM_STATE = {"sgd": 1, "adam": 2, "adamw": 2, "muon": 2}
+ITEMSIZE = PRECISIONS  # bytes per number of each train.dtype
+# Optimizer state tensors per parameter, from each kind's registry entry (Adam two moments, SGD one
+# momentum buffer, Muon a momentum for its matrices and Adam moments for the rest, counted as two).
+OPTIM_STATE = {name: kind.state for name, kind in KINDS.items()}
 
 
 def member_bytes(cfg: RunConfig, *, num_values: int, arity: int, num_classes: int, n_train: int, n_test: int,
@@ -24,21 +27,11 @@ def member_bytes(cfg: RunConfig, *, num_values: int, arity: int, num_classes: in
     """Estimated bytes one member of `cfg` holds while training (see the module docstring)."""
     m, t = cfg.model, cfg.train
     item = ITEMSIZE[t.dtype]
-    K, C = m.width, num_classes
     rows = n_train if t.batch_size is None else min(n_train, t.batch_size)
-    if m.kind == "two_layer":
-        params = K * arity * num_values + C * K + m.extra_layers * K * K
-        if m.complex_weights:
-            params *= 2
-        # hidden pre-activation, activation and both gradients per layer; logits, target and gradient
-        train_acts = rows * (4 * K * (1 + m.extra_layers) + 3 * C)
-        eval_acts = n_test * (2 * K * (1 + m.extra_layers) + C)
-    else:
-        L, V, D = seq_len or arity + 1, vocab or num_values + 2, m.depth
-        params = V * K + C * K + D * 12 * K * K  # attention 4K², SwiGLU-sized MLP ≈ 8K²
-        per_row_layer = L * K * 16 + m.heads * L * L * 2
-        train_acts = rows * (D * per_row_layer + 3 * C)
-        eval_acts = n_test * (D * L * K * 4 + C)
+    sizes = Sizes(num_values=num_values, arity=arity, num_classes=num_classes, input_size=vocab or 0,
+                  seq_len=seq_len or 0)
+    params, train_per_row, eval_per_row = MODEL_KINDS[m.kind].floats(m, sizes)  # the kind's registry entry
+    train_acts, eval_acts = rows * train_per_row, n_test * eval_per_row
     state = OPTIM_STATE[cfg.optim.kind] + (1 if cfg.optim.grokfast else 0)
     floats = params * (2 + state) + max(train_acts, eval_acts)
     data_bytes = (n_train + n_test) * ((seq_len or arity) + 1) * 8
@@ -58,7 +51,7 @@ def task_shapes(cfg: RunConfig, task, n_train: int, n_test: int) -> dict:
     """`member_bytes`'s keyword arguments for a built task and split sizes."""
     out = dict(num_values=int(task.num_values), arity=int(task.inputs.shape[1]), num_classes=int(task.num_classes),
                n_train=int(n_train), n_test=int(n_test))
-    if cfg.model.kind == "transformer":
+    if MODEL_KINDS[cfg.model.kind].tokens:
         from groklab.tasks.encoding import token_sequences
 
         tokens, vocab = token_sequences(task)

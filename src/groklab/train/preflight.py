@@ -15,6 +15,7 @@ import torch
 from groklab.config import RunConfig
 from groklab.dtypes import DTYPES
 from groklab.errors import GroklabError
+from groklab.models.kinds import MODEL_KINDS
 from groklab.train.hooks import hooks_for
 from groklab.train.memory import check_fits, member_bytes, task_shapes
 from groklab.train.setup import EnsembleData, build_loss, build_model, build_optim, resolve_device
@@ -63,7 +64,7 @@ def preflight(cfg: RunConfig) -> Preflight:
 def _probe_constructors(cfg: RunConfig, task, shapes: dict, seeds: list[int]) -> None:
     """Build model, loss and optimizer at the smallest width the config allows, on the CPU."""
     probe = cfg.model_copy(deep=True)
-    probe.model.width = 2 * cfg.model.heads if cfg.model.kind == "transformer" else 2
+    probe.model.width = MODEL_KINDS[cfg.model.kind].probe_width(cfg.model)
     S, L = len(seeds), shapes.get("seq_len", shapes["arity"])
     empty = torch.zeros((S, 0, L), dtype=torch.long)
     input_size = shapes.get("vocab", shapes["arity"] * shapes["num_values"])

@@ -1,7 +1,10 @@
 """Assemble an ensemble run from a config: device, data tensors, model, loss, optimizer, hooks.
 
 Each piece is built by the layer that owns it; this file only wires config values to them. `setup(cfg)`
-is the one place a run is built: the training loop, sweeps' workers and reproductions all go through it.
+builds a run for training: the training loop, and through it sweeps' workers and reproductions. Two
+other places assemble parts of a run from these builders: preflight (`preflight.py`, model and
+optimizer at a tiny width, without data) and the snapshot feature reader (`li2/snapshot_features.py`,
+which builds the transformer itself).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import torch
 from groklab.config import RunConfig
 from groklab.dtypes import DTYPES
 from groklab.errors import GroklabError
+from groklab.models.kinds import MODEL_KINDS, Sizes
 from groklab.tasks.build import build_task, split_for
 from groklab.tasks.datasets import TaskData
 from groklab.tasks.encoding import token_sequences
@@ -53,11 +57,11 @@ class EnsembleData:
 
 
 def build_data(cfg: RunConfig, task: TaskData, seeds: list[int], device: torch.device) -> EnsembleData:
-    if cfg.model.kind == "two_layer":
+    if MODEL_KINDS[cfg.model.kind].tokens:
+        inputs, input_size = token_sequences(task)
+    else:
         inputs = task.inputs  # operand values; the model offsets operand j by j·M itself
         input_size = task.inputs.shape[1] * task.num_values
-    else:
-        inputs, input_size = token_sequences(task)
     splits = [split_for(cfg.task, task, seed) for seed in seeds]
     sizes = {(len(s.train), len(s.test)) for s in splits}
     if len(sizes) > 1:
@@ -76,23 +80,10 @@ def build_data(cfg: RunConfig, task: TaskData, seeds: list[int], device: torch.d
 
 
 def build_model(cfg: RunConfig, task: TaskData, data: EnsembleData, seeds: list[int], device, dtype) -> torch.nn.Module:
-    m = cfg.model
-    if m.kind == "two_layer":
-        from groklab.models.two_layer import TwoLayerEnsemble
-
-        return TwoLayerEnsemble(
-            num_values=task.num_values, arity=task.inputs.shape[1], num_classes=task.num_classes, width=m.width,
-            activation=m.activation, top_init_scale=m.top_init_scale, output_scale=m.output_scale,
-            extra_layers=m.extra_layers, complex_weights=m.complex_weights, seeds=seeds, dtype=dtype, device=device,
-            complex_init=m.complex_init,
-        )
-    from groklab.models.transformer import TransformerEnsemble
-
-    return TransformerEnsemble(
-        vocab_size=data.input_size, seq_len=data.x_train.shape[-1], num_classes=task.num_classes, width=m.width,
-        depth=m.depth, heads=m.heads, dropout=m.dropout, rope=m.rope, rope_base=m.rope_base, seeds=seeds,
-        dtype=dtype, device=device, head_classes=data.input_size if m.head_classes == "vocab" else None,
-    )
+    """The ensemble of `cfg.model.kind`, built by its registry entry (`groklab.models.kinds`)."""
+    sizes = Sizes(num_values=int(task.num_values), arity=int(task.inputs.shape[1]), num_classes=int(task.num_classes),
+                  input_size=int(data.input_size), seq_len=int(data.x_train.shape[-1]))
+    return MODEL_KINDS[cfg.model.kind].build(cfg.model, sizes, seeds, device, dtype)
 
 
 def build_loss(cfg: RunConfig):
@@ -105,20 +96,16 @@ def build_optim(cfg: RunConfig, model: torch.nn.Module, device, dtype):
     """The combined per-member optimizer (gradient transforms such as Grokfast/⊥Grad run inside it)."""
     from groklab.optim import build_optimizer
 
-    o = cfg.optim
+    from groklab.optim.kinds import KINDS
+
+    o, entry = cfg.optim, KINDS[cfg.optim.kind]
     per_member = lambda key: torch.tensor(cfg.member_values(key), device=device, dtype=torch.float64)  # noqa: E731
     hyper: dict = dict(grokfast=o.grokfast, grokfast_alpha=o.grokfast_alpha, grokfast_lamb=o.grokfast_lamb,
                        orthograd=o.orthograd)
-    if o.kind == "sgd":
-        hyper.update(momentum=o.momentum, nesterov=bool(o.nesterov))
-    elif o.kind in ("adam", "adamw"):
-        hyper.update(betas=tuple(o.betas), eps=o.eps)
-    else:
-        hyper.update(ns_steps=o.ns_steps, muon_head=o.muon_head)
-        optional = dict(muon_variant=o.muon_variant, muon_lr=o.muon_lr, momentum=o.muon_momentum, nesterov=o.nesterov,
-                        adjust_lr_fn=o.adjust_lr_fn, ns_dtype=o.ns_dtype)
-        hyper.update({k: v for k, v in optional.items() if v is not None})
-    routing = o.muon_routing if o.kind == "muon" else None
+    # the kind's options, read from the config keys its registry entry names (None: the class's default)
+    options = {option: getattr(o, key) for option, key in entry.config.items()}
+    hyper.update({k: tuple(v) if isinstance(v, list) else v for k, v in options.items() if v is not None})
+    routing = o.muon_routing if entry.routed else None
     return build_optimizer(dict(model.named_parameters()), kind=o.kind, lr=per_member("lr"),
                            weight_decay=per_member("weight_decay"), routing=routing, **hyper)
 

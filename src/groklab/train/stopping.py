@@ -22,9 +22,10 @@ from dataclasses import dataclass
 
 import torch
 
+from groklab.config_schema import STOP_RULES as _STOP_RULES
 from groklab.train.grokking import GrokThresholds, GrokWatch
 
-STOP_RULES = ("never", "grok", "sustained", "plateau")
+STOP_RULES = tuple(_STOP_RULES)  # the registry is the config's (groklab.config_schema.STOP_RULES)
 STOP_REASONS = ("grok", "sustained", "plateau", "diverged", "budget")
 
 
