@@ -3,10 +3,11 @@
 A target is a run id, an ensemble id or a sweep id (unique prefixes accepted), or None for the most
 recent run. A run page covers the run's ensemble — the members trained together, e.g. Li2 Fig. 3's
 weight decay vs none — and a sweep page every run of the sweep. Sections appear only when their data
-exist: Li2 diagnostics when `li2.*` series were stored, transformer irrep features when `features.*`
-series were, spectra and the census when snapshots of a
+exist: the weight norm when snapshots were kept, Li2 diagnostics when `li2.*` series were stored,
+transformer irrep features when `features.*` series were, spectra and the census when snapshots of a
 two-layer net on group composition exist, the phase diagram when a sweep varies the group and the
-training fraction, grok-time statistics when a sweep has runs to compare.
+training fraction, final accuracy against the swept setting when one or two settings vary, grok-time
+statistics when a sweep has runs to compare. The sweep page's sections are built in `sweep_page`.
 """
 
 from __future__ import annotations
