@@ -192,7 +192,7 @@ def test_spectra_show_pure_irreps_after_training(fourier_store):
     runs = fourier_store.runs()
     members = data.members_of(runs)
     panels, group_name, _ = snapshots.spectra_panels(runs, members, fourier_store.folder)
-    assert group_name == f"Z{M}" and [(p.epoch, p.note) for p in panels] == [(0, "init"), (80, "grokked at 60")]
+    assert group_name == f"Z{M}" and [(p.epoch, p.note) for p in panels] == [(0, "init"), (80, "first snapshot after the grok at 60")]
     init, final = panels[0].power, panels[-1].power
     assert final.shape == (PER_IRREP * 6, 7)  # the near-dead nodes are left out; 7 real irreps of Z13
     assert np.allclose(final.sum(1), 1) and final.max(1).min() > 0.999
@@ -213,7 +213,7 @@ def test_census_of_fourier_nodes_reaches_thm2_energy(fourier_store):
         assert row["E_thm2"] == pytest.approx(M / 4)
         assert row["E_pure_mean"] == pytest.approx(M / 4, rel=1e-6)
     fig = plots.census_figure(result["table"], group_name="Z13", nodes=result["nodes"], activation="sqr")
-    assert "30 active of 33 nodes: 30 pure" in fig.axes[0].get_title()
+    assert fig.axes[0].get_title().startswith("30 active of 33 nodes")
     assert_labelled(fig)
 
 
@@ -285,11 +285,12 @@ def test_grok_statistics_keep_censored_runs_censored(tmp_path):
     store = Store(tmp_path / "runs.sqlite")
     add_optimizer_sweep(store)
     report = assemble(store, "optim-sweep", tmp_path / "out")
-    assert report.sections == ["Runs", "Test accuracy by group", "Grok epochs", "Configuration"]
+    assert report.sections == ["Runs", "Final accuracy by setting", "Test accuracy by setting", "Grok epochs",
+                               "Runs in detail", "Configuration"]
     html = report.page.read_text()
     tables = html_tables(html)
     per_group = next(t for t in tables if "KM median" in t.columns)
-    first = per_group[per_group["metric"] == "first crossing"].set_index("group")
+    first = per_group[per_group["metric"] == "first crossing"].set_index("setting")
     assert first.loc["optim=adam", "censored"] == 1 and first.loc["optim=muon", "censored"] == 1
     assert first.loc["optim=adam", "median"] == pytest.approx(210)  # of the grokked runs: never the budget
     assert first.loc["optim=muon", "KM median"] == pytest.approx(100)
@@ -429,7 +430,7 @@ def test_run_report_through_the_cli(trained, tmp_path, capsys):
     assert info["sections"] == ["Runs", "Training curves", "Li2 diagnostics", "Irrep spectra of hidden nodes",
                                 "Energy census", "Configuration"]
     stems = [f["stem"] for f in info["figures"]]
-    assert stems[:3] == ["curves", "li2", "spectra"] and "census_0" in stems
+    assert stems[:4] == ["curves", "weight_norm", "li2", "spectra"] and "census_0" in stems
     for f in info["figures"]:
         assert (tmp_path / "page" / f"{f['stem']}.png").is_file() and (tmp_path / "page" / f"{f['stem']}.svg").is_file()
     html = assert_self_contained(tmp_path / "page" / "index.html")

@@ -65,7 +65,7 @@ def test_report_renders_without_console_errors(tmp_path):
     from PIL import Image
 
     report = assemble(report_store(tmp_path / "runs.sqlite"), "browser-sweep", tmp_path / "report")
-    assert {"Grok epochs", "Li2 diagnostics", "Test accuracy by group"} <= set(report.sections)
+    assert {"Grok epochs", "Li2 diagnostics", "Test accuracy by setting"} <= set(report.sections)
     shot = tmp_path / "page.png"
     messages = render(report.page, shot, tmp_path / "profile")
     assert messages == []

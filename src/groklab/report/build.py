@@ -3,10 +3,11 @@
 A target is a run id, an ensemble id or a sweep id (unique prefixes accepted), or None for the most
 recent run. A run page covers the run's ensemble — the members trained together, e.g. Li2 Fig. 3's
 weight decay vs none — and a sweep page every run of the sweep. Sections appear only when their data
-exist: Li2 diagnostics when `li2.*` series were stored, transformer irrep features when `features.*`
-series were, spectra and the census when snapshots of a
+exist: the weight norm when snapshots were kept, Li2 diagnostics when `li2.*` series were stored,
+transformer irrep features when `features.*` series were, spectra and the census when snapshots of a
 two-layer net on group composition exist, the phase diagram when a sweep varies the group and the
-training fraction, grok-time statistics when a sweep has runs to compare.
+training fraction, final accuracy against the swept setting when one or two settings vary, grok-time
+statistics when a sweep has runs to compare. The sweep page's sections are built in `sweep_page`.
 """
 
 from __future__ import annotations
@@ -15,16 +16,16 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from groklab.errors import GroklabError
 from groklab.outputs import make_folder
-from groklab.report import data, plots, plots_sweep, snapshots
-from groklab.report.html import CodeItem, FigureItem, Page, Section, TableItem, TextItem, save_figure, write_page
+from groklab.report import data, plots, snapshots
+from groklab.report.html import CodeItem, FigureItem, Page, Section, TableItem, save_figure, write_page
+from groklab.report.sections import features_section, li2_section, run_anchor, weight_norm_items
+from groklab.report.sweep_page import sweep_sections
 from groklab.store import Store
 
-MAX_BOX_GROUPS = 12  # beyond this a boxplot/survival figure is unreadable; the table still lists all
 MAX_LINE_MEMBERS = 8  # beyond this a run page colours its curves by setting, not by member
 
 
@@ -41,6 +42,12 @@ class Report:
     page: Path
     figures: list[FigureItem] = field(default_factory=list)
     sections: list[str] = field(default_factory=list)
+
+    def add_figure(self, out: Path, fig, stem: str, caption: str) -> FigureItem:
+        """Save `fig` beside the page (PNG and SVG) and list it among the report's figures."""
+        item = save_figure(fig, out, stem, caption)
+        self.figures.append(item)
+        return item
 
     def to_dict(self) -> dict:
         return {"kind": self.target.kind, "id": self.target.id, "runs": self.target.run_ids, "page": str(self.page),
@@ -134,8 +141,10 @@ def assemble(store: Store | str | Path, target: str | None = None, out: str | Pa
     out = Path(out) if out is not None else store.folder / "reports" / f"{tgt.kind}-{tgt.id[:12]}"
     make_folder(out, "report folder (--out)")
     report = Report(tgt, out / "index.html")
-    builder = _run_sections if tgt.kind == "run" else _sweep_sections
-    sections, page_meta = builder(store, runs, out, report)
+    if tgt.kind == "run":
+        sections, page_meta = _run_sections(store, runs, out, report)
+    else:
+        sections, page_meta = sweep_sections(store, runs, out, report, _recorded_sweeps(store).get(tgt.id))
     keys = data.varying_keys(list(runs["config"]))
     if tgt.kind == "sweep":
         name = _recorded_sweeps(store).get(tgt.id, {}).get("name")
@@ -161,12 +170,6 @@ def _task_name(config: dict) -> str:
     return task.get("group", "?") if task.get("op") == "compose" else f"mod {task.get('modulus')}"
 
 
-def _figure(report: Report, out: Path, fig, stem: str, caption: str) -> FigureItem:
-    item = save_figure(fig, out, stem, caption)
-    report.figures.append(item)
-    return item
-
-
 def _run_sections(store: Store, runs: pd.DataFrame, out: Path, report: Report):
     keys = data.varying_keys(list(runs["config"]))
     members = data.members_of(runs, keys)  # one label and colour per run
@@ -174,14 +177,19 @@ def _run_sections(store: Store, runs: pd.DataFrame, out: Path, report: Report):
     metrics, series = store.metrics(ids), store.series(ids)
     data.fill_stages(members, series)
     first = runs["config"].iloc[0]
-    sections = [Section("Runs", [TableItem(data.runs_table(runs, keys))])]
+    sections = [Section("Runs", [TableItem(data.runs_table(runs, keys), "runs (the run id links to its config)",
+                                           links=[f"#{run_anchor(r)}" for r in ids])])]
     lines, chosen = members, runs
     if len(members) > MAX_LINE_MEMBERS:
         # Many seeds: colour and label the curves by setting (e.g. weight decay), analyse one
         # snapshot per setting first.
         groups = data.run_groups(runs, data.grouping_keys(keys, phase=False))
         lines = data.members_of(runs, data.grouping_keys(keys, phase=False), group_of=groups)
-        order = sorted(range(len(runs)), key=lambda i: (list(groups.values()).index(groups[ids[i]]) != i, i))
+        first = {}
+        for i, run_id in enumerate(ids):
+            first.setdefault(groups[run_id], i)
+        rank = {label: r for r, label in enumerate(dict.fromkeys(groups.values()))}  # settings in numeric order
+        order = sorted(range(len(runs)), key=lambda i: (first[groups[ids[i]]] != i, rank[groups[ids[i]]], i))
         chosen, members = runs.iloc[order], [members[i] for i in order]
         data.fill_stages(lines, series)
 
@@ -190,18 +198,19 @@ def _run_sections(store: Store, runs: pd.DataFrame, out: Path, report: Report):
         fig = plots.curves_figure(metrics, lines, loss_label=data.loss_axis_label(first),
                                   title=f"Train and test curves ({len(lines)} member{'s' if len(lines) > 1 else ''})")
         staged = any(m.stages for m in lines)
-        curves.items.append(_figure(report, out, fig, "curves", "Train (dashed) and test (solid) accuracy and loss per "
+        curves.items.append(report.add_figure(out, fig, "curves", "Train (dashed) and test (solid) accuracy and loss per "
                                     "member; ○ memorization epoch, ★ grok epoch" + ("; shaded: Li2 stages I–III."
                                                                                     if staged else ".")))
+    curves.items.extend(weight_norm_items(report, out, runs, lines, store.folder))
     sections.append(curves)
-    sections.append(_li2_section(report, out, series, lines))
-    sections.append(_features_section(report, out, series, lines))
+    sections.append(li2_section(report, out, series, lines))
+    sections.append(features_section(report, out, series, lines))
 
     spectra = Section("Irrep spectra of hidden nodes")
     panels, group_name, note = snapshots.spectra_panels(chosen, members, store.folder)
     if panels:
         fig = plots.spectra_figure(panels, group_name=group_name, order_note=note)
-        spectra.items.append(_figure(report, out, fig, "spectra", "Fraction of each hidden node's first-operand weight "
+        spectra.items.append(report.add_figure(out, fig, "spectra", "Fraction of each hidden node's first-operand weight "
                                      "power per real irrep, at chosen snapshot epochs (after grokking Li2 expects one irrep per node)."))
     sections.append(spectra)
 
@@ -211,165 +220,14 @@ def _run_sections(store: Store, runs: pd.DataFrame, out: Path, report: Report):
         if result is None:
             continue
         fig = plots.census_figure(result["table"], group_name=result["group"], nodes=result["nodes"],
-                                  activation=result["activation"],
+                                  activation=result["activation"], purity=result.get("purity"),
                                   title=f"Energy census of trained nodes — {member.label}"
                                   + (f" (epoch {result['epoch']})" if result.get("epoch") is not None else ""))
-        census.items.append(_figure(report, out, fig, f"census_{i}", f"{member.label}: active nodes by dominant irrep, and "
+        census.items.append(report.add_figure(out, fig, f"census_{i}", f"{member.label}: active nodes by dominant irrep, and "
                                     "their energy against Thm 2's per-irrep maximum (definition as written, full data)."))
         census.items.append(TableItem(pd.DataFrame(result["table"]), f"census — {member.label}: nodes and energies per "
                                       "dominant irrep (E_thm2: Thm 2's maximum)"))
     sections.append(census)
-    sections.append(Section("Configuration", [CodeItem(json.dumps(r["config"], indent=2), f"config of {r['run_id'][:12]}")
-                                              for r in runs.to_dict("records")]))
+    sections.append(Section("Configuration", [CodeItem(json.dumps(r["config"], indent=2), f"config of {r['run_id'][:12]}",
+                                                       anchor=run_anchor(r["run_id"])) for r in runs.to_dict("records")]))
     return sections, [("ensemble", str(runs["ensemble_id"].iloc[0]))]
-
-
-def _li2_section(report: Report, out: Path, series: pd.DataFrame, members) -> Section:
-    section = Section("Li2 diagnostics")
-    li2 = series[series["key"].str.startswith("li2.")] if not series.empty else series
-    if not li2.empty:
-        fig = plots.li2_figure(li2, members)
-        section.items.append(_figure(report, out, fig, "li2", "Li2 diagnostics stored by the training hook: ‖G_F‖, "
-                                     "stage-II alignment, kernel diagonality, update-direction cosines (each defined "
-                                     "in groklab's docs/li2-quantities.md)."))
-    return section
-
-
-def _features_section(report: Report, out: Path, series: pd.DataFrame, members) -> Section:
-    section = Section("Transformer irrep features")
-    feats = series[series["key"].str.startswith("features.")] if not series.empty else series
-    if not feats.empty:
-        from groklab.report.plots_features import features_figure
-
-        fig = features_figure(feats, members)
-        section.items.append(_figure(report, out, fig, "features", "Irrep progress measures stored by the feature hook "
-                                     "(features.every): key irreps of the token embedding and irreps held by FFN neurons, "
-                                     "the key irreps' share of power, and the loss with the logits restricted to the key "
-                                     "irreps or with them excluded (defined in groklab's docs/transformer-features.md)."))
-    return section
-
-
-def _sweep_sections(store: Store, runs: pd.DataFrame, out: Path, report: Report):
-    keys = data.varying_keys(list(runs["config"]))
-    done = runs[runs["status"] == "complete"]
-    sections = [Section("Runs", [TableItem(data.runs_table(runs, keys))])]
-    phase = data.phase_table(done, keys) if not done.empty else None
-    section = Section("Phase diagram")
-    if phase is not None:
-        from groklab.li2 import fit_critical_constant
-        from groklab.tasks import CRITICAL_RATIO_C
-
-        fitted = fit_critical_constant(phase["order"], phase["fraction"], phase["test_acc"], d_max=phase["d_max"])
-        fig = plots_sweep.phase_figure(phase, c=CRITICAL_RATIO_C, fitted=fitted)
-        section.items.append(_figure(report, out, fig, "phase", "Mean final test accuracy per (|G|, training fraction) "
-                                     "cell with Li2's predicted boundary p* = c·ln M/M (Thm 4, Fig. 5)."))
-        if np.isfinite(fitted["c"]):
-            text = (f"Fitted c = {fitted['c']:.4g} (reference {CRITICAL_RATIO_C:g}) from the fractions where the mean "
-                    f"test accuracy first reaches 0.5; rms residual {fitted['rms']:.3g}.")
-        else:
-            text = "No group's mean test accuracy crosses 0.5 inside the sampled fractions, so c cannot be fitted."
-        section.items.append(TextItem(text))
-    sections.append(section)
-
-    group_keys = data.grouping_keys(keys, phase is not None)
-    groups = data.run_groups(done, group_keys)
-    labels = list(dict.fromkeys(groups.values()))
-    metrics = store.metrics(list(done["run_id"])) if not done.empty else pd.DataFrame()
-    curves = Section("Test accuracy by group")
-    if not metrics.empty and len(labels) <= MAX_BOX_GROUPS:
-        fig = plots_sweep.group_curves_figure(metrics, groups)
-        curves.items.append(_figure(report, out, fig, "group_curves", "Test accuracy of every run (thin) and the group "
-                                    "median (bold)."))
-    sections.append(curves)
-    sections.append(_grok_section(report, out, done, groups, labels))
-    members = data.members_of(done, group_keys, group_of=groups) if not done.empty else []
-    sweep_series = store.series(list(done["run_id"])) if members else pd.DataFrame(columns=["run_id", "epoch", "key", "value"])
-    sections.append(_li2_section(report, out, sweep_series, members))
-    sections.append(_features_section(report, out, sweep_series, members))
-    spec = _recorded_sweeps(store).get(report.target.id)
-    config = [CodeItem(json.dumps(spec, indent=2), "sweep specification")] if spec else []
-    config.append(CodeItem(json.dumps(runs["config"].iloc[0], indent=2), "config of the first run"))
-    sections.append(Section("Configuration", config))
-    return sections, [("groups", ", ".join(group_keys) or "one group")]
-
-
-def _grok_section(report: Report, out: Path, done: pd.DataFrame, groups: dict, labels: list[str]) -> Section:
-    """Box plots, Kaplan–Meier curves and the statistics tables of grok epochs per group of runs."""
-    section = Section("Grok epochs")
-    if done.empty:
-        return section
-    summaries = {r.run_id: (r.summary or {}) for r in done.itertuples()}
-    censor_at = data.censor_times(done)
-    grok = []
-    for label in labels:
-        ids = [r for r, g in groups.items() if g == label]
-        epoch = lambda r, key: np.nan if summaries[r].get(key) is None else float(summaries[r][key])  # noqa: E731
-        grok.append(plots_sweep.GrokGroup(label, np.array([epoch(r, "grok_epoch") for r in ids]),
-                                          np.array([epoch(r, "sustained_grok_epoch") for r in ids]),
-                                          np.array([censor_at[r] for r in ids])))
-    if len(labels) <= MAX_BOX_GROUPS:
-        section.items.append(_figure(report, out, plots_sweep.grok_box_figure(grok), "grok_box",
-                                     "Grok epochs of grokked runs per group (first crossing and sustained); censored runs "
-                                     "are counted below each box."))
-    else:
-        section.items.append(TextItem(f"{len(labels)} groups: too many for box and survival plots; see the table."))
-    try:
-        from groklab.report import stats
-    except ImportError:
-        section.items.append(TextItem("groklab.report.stats is not available: survival curves and tests are omitted."))
-        return section
-    section.items.extend(_statistics(report, out, stats, grok, plot=len(labels) <= MAX_BOX_GROUPS))
-    return section
-
-
-def _statistics(report: Report, out: Path, stats, grok: list, plot: bool) -> list:
-    """Survival curves, per-group summaries and the group comparisons (censoring-aware)."""
-    items, curves, rows = [], [], []
-    budget = max(float(g.censor_at.max()) for g in grok)
-    for g in grok:
-        times = {a: np.where(np.isfinite(getattr(g, a)), getattr(g, a), g.censor_at) for a in ("first", "sustained")}
-        km = {a: stats.kaplan_meier(times[a], np.isfinite(getattr(g, a))) for a in ("first", "sustained")}
-        curves.append((g.label, km["first"], km["sustained"]))
-        for a, name in (("first", "first crossing"), ("sustained", "sustained")):
-            d = stats.describe(getattr(g, a))
-            rows.append({"group": g.label, "metric": name, "n": d["n"], "grokked": d["grokked"], "censored": d["censored"],
-                         "mean": d["mean"], "median": d["median"], "q1": d["q1"], "q3": d["q3"], "std": d["std"],
-                         "KM median": stats.km_median(km[a])})
-    if plot:
-        items.append(_figure(report, out, plots_sweep.survival_figure(curves, budget=budget), "survival",
-                             "Kaplan–Meier estimate of the fraction of runs not yet grokked; censored runs (no grok "
-                             "within the budget, or diverged) are ticks, not events."))
-    items.append(TableItem(pd.DataFrame(rows), "grok epochs per group (mean/median/quartiles over grokked runs)"))
-    if len(grok) < 2:
-        return items
-    tests = []
-    for a, name in (("first", "first crossing"), ("sustained", "sustained")):
-        times = np.concatenate([np.where(np.isfinite(getattr(g, a)), getattr(g, a), g.censor_at) for g in grok])
-        events = np.concatenate([np.isfinite(getattr(g, a)) for g in grok])
-        lr = stats.logrank(times, events, [g.label for g in grok for _ in g.first])
-        tests.append({"metric": name, "test": f"log-rank ({len(grok)} groups)", "statistic": lr["chi2"], "df": lr["df"],
-                      "p": lr["p"], "note": "all runs, censoring-aware"})
-        if len(grok) == 2:
-            tests += _location_tests(stats, name, *(getattr(g, a)[np.isfinite(getattr(g, a))] for g in grok))
-    items.append(TableItem(pd.DataFrame(tests), f"group comparisons ({' vs '.join(g.label for g in grok[:2])}"
-                                               + (" ..." if len(grok) > 2 else "") + ")"))
-    return items
-
-
-def _location_tests(stats, metric: str, x: np.ndarray, y: np.ndarray) -> list[dict]:
-    """Two-sample tests on the grokked runs' epochs (the Muon paper's t-test and its robust companions)."""
-    if min(x.size, y.size) < 2:
-        note = f"undefined: needs two grokked runs per group (have {x.size} and {y.size})"
-        return [{"metric": metric, "test": t, "statistic": None, "df": None, "p": None, "note": note}
-                for t in ("Student t", "Welch t", "Mann–Whitney U", "bootstrap mean difference")]
-    rows = []
-    for name, res in (("Student t", stats.student_t(x, y)), ("Welch t", stats.welch_t(x, y))):
-        rows.append({"metric": metric, "test": name, "statistic": res["t"], "df": res["df"], "p": res["p"],
-                     "note": f"grokked runs: mean difference {res['mean_diff']:.4g} epochs"})
-    mw = stats.mann_whitney(x, y)
-    rows.append({"metric": metric, "test": "Mann–Whitney U", "statistic": mw["U"], "df": None, "p": mw["p"],
-                 "note": f"grokked runs, {mw['method']} p"})
-    boot = stats.bootstrap_mean_diff(x, y, n_boot=2000)
-    rows.append({"metric": metric, "test": "bootstrap mean difference", "statistic": boot["diff"], "df": None, "p": None,
-                 "note": f"{boot['level']:.0%} CI [{boot['low']:.4g}, {boot['high']:.4g}] epochs"})
-    return rows

@@ -1,4 +1,4 @@
-"""What the report reads from the store: run sets, their labels and groups, phase-diagram cells.
+"""What the report reads from the store: run sets, their labels and settings, phase-diagram cells.
 
 Everything returns plain frames and `Member`s for `plots`; nothing here draws. Analyses of weight
 snapshots (irrep spectra, energy census) are in `snapshots`.
@@ -58,6 +58,37 @@ def label_of(config: dict, keys: list[str]) -> str:
     return ", ".join(f"{SHORT_NAMES.get(k, k.split('.')[-1])}={format_value(flat.get(k))}" for k in keys)
 
 
+def default_label(config: dict) -> str:
+    """A lone run's legend label: the settings a reader compares runs by, never its id."""
+    flat = flatten(config)
+    return ", ".join(f"{name}={format_value(flat.get(key))}" if name != "optim" else format_value(flat.get(key))
+                     for key, name in (("optim.kind", "optim"), ("optim.lr", "lr"), ("optim.weight_decay", "wd"),
+                                       ("train.seeds", "seed")) if flat.get(key) is not None)
+
+
+def sort_value(value) -> tuple:
+    """Numbers by value (0 < 0.0001 < 0.001) before text; tuples element by element; None first."""
+    if value is None:
+        return (0, 0.0, "")
+    if isinstance(value, (bool, int, float)):
+        return (1, float(value), "")
+    if isinstance(value, tuple):
+        return (2, 0.0, tuple(sort_value(v) for v in value))
+    return (3, 0.0, str(value))
+
+
+def setting_key(config: dict, keys: list[str]) -> tuple:
+    """Sort key of a run's setting: its values of `keys`, numbers in numeric order."""
+    flat = flatten(config)
+    return tuple(sort_value(flat.get(k)) for k in keys)
+
+
+def sort_by_setting(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Runs ordered by their values of `keys` (numerically), ties in their stored order."""
+    order = sorted(range(len(runs)), key=lambda i: (setting_key(runs["config"].iloc[i], keys), i))
+    return runs.iloc[order]
+
+
 def loss_axis_label(config: dict) -> str:
     loss = config.get("loss", {})
     kind, centring = loss.get("kind", "mse"), loss.get("centring", "class")
@@ -75,7 +106,7 @@ def _opt_int(value) -> int | None:
 
 def members_of(runs: pd.DataFrame, keys: list[str] | None = None, group_of: dict | None = None) -> list[Member]:
     """Figure members for runs: labelled by the config keys that vary among them (or the run id),
-    coloured per run, or per group when `group_of` (run_id -> group label) is given."""
+    coloured per run, or per setting when `group_of` (run_id -> setting label) is given."""
     keys = varying_keys(list(runs["config"])) if keys is None else keys
     group_colour = {}
     if group_of:
@@ -85,7 +116,7 @@ def members_of(runs: pd.DataFrame, keys: list[str] | None = None, group_of: dict
     out = []
     for i, row in enumerate(runs.itertuples()):
         summary = row.summary or {}
-        label = group_of[row.run_id] if group_of else (label_of(row.config, keys) if keys else row.run_id[:8])
+        label = group_of[row.run_id] if group_of else (label_of(row.config, keys) if keys else default_label(row.config))
         out.append(Member(
             run_id=row.run_id, label=label, colour=group_colour.get(label, palette[i]),
             memorization_epoch=_opt_int(summary.get("memorization_epoch")), grok_epoch=_opt_int(summary.get("grok_epoch")),
@@ -135,7 +166,7 @@ def runs_table(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-# -- sweeps: phase diagram and grok-time groups ----------------------------------------------------
+# -- sweeps: phase diagram and the settings compared ----------------------------------------------
 
 FRACTION_KEYS = {"task.train_fraction", "task.train_size", "task.critical_ratio", "task.critical_delta"}
 
@@ -173,14 +204,16 @@ def phase_table(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame | None:
 
 
 def grouping_keys(keys: list[str], phase: bool) -> list[str]:
-    """Keys that define groups of runs for grok-time statistics: what varies, except the seed (and
-    the training fraction when a phase diagram already shows it)."""
+    """Keys that define the settings compared by grok-time statistics: what varies, except the seed
+    (and the training fraction when a phase diagram already shows it)."""
     return [k for k in keys if k not in SEED_KEYS and not (phase and k in FRACTION_KEYS)]
 
 
 def run_groups(runs: pd.DataFrame, keys: list[str]) -> dict[str, str]:
-    """run_id -> group label (all runs in one group "all runs" when no key varies)."""
-    return {row.run_id: (label_of(row.config, keys) if keys else "all runs") for row in runs.itertuples()}
+    """run_id -> setting label ("all runs" when no key varies), in numeric order of the settings, so
+    that figures and tables list wd = 0, 0.0001, 0.001 rather than in the order the runs were made."""
+    return {row.run_id: (label_of(row.config, keys) if keys else "all runs")
+            for row in sort_by_setting(runs, keys).itertuples()}
 
 
 def censor_times(runs: pd.DataFrame) -> dict[str, float]:

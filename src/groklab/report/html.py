@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 PNG_DPI = 110
+MAX_OPEN_ROWS = 12  # longer tables start collapsed: the page stays readable, one click shows them
 
 
 @dataclass
@@ -35,6 +36,7 @@ class FigureItem:
 class TableItem:
     frame: pd.DataFrame
     caption: str = ""
+    links: list[str | None] | None = None  # per row: where its first cell links to (an anchor "#...")
 
 
 @dataclass
@@ -46,6 +48,16 @@ class TextItem:
 class CodeItem:
     text: str
     summary: str
+    anchor: str | None = None
+
+
+@dataclass
+class DetailsItem:
+    """A collapsed block (open on click) of other items, with an anchor to link to it."""
+
+    summary: str
+    items: list
+    anchor: str | None = None
 
 
 @dataclass
@@ -90,18 +102,32 @@ def _cell(value) -> str:
     return html.escape(str(value))
 
 
-def _td(value) -> str:
-    """Numbers right-aligned (they compare by column), text left-aligned."""
+def _td(value, link: str | None = None) -> str:
+    """Numbers right-aligned (they compare by column), text left-aligned; `link` makes the cell a link."""
     numeric = value is None or (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool))
-    return f"<td>{_cell(value)}</td>" if numeric else f'<td class="text">{_cell(value)}</td>'
+    content = _cell(value) if not link else f'<a href="{html.escape(link)}">{_cell(value)}</a>'
+    return f"<td>{content}</td>" if numeric else f'<td class="text">{content}</td>'
+
+
+def _row(values, link: str | None) -> str:
+    return "<tr>" + "".join(_td(v, link if i == 0 else None) for i, v in enumerate(values)) + "</tr>"
 
 
 def render_table(table: TableItem) -> str:
     frame = table.frame
+    links = table.links or [None] * len(frame)
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    body = "".join("<tr>" + "".join(_td(v) for v in row) + "</tr>" for row in frame.itertuples(index=False))
+    body = "".join(_row(row, link) for row, link in zip(frame.itertuples(index=False), links))
     caption = f"<caption>{html.escape(table.caption)}</caption>" if table.caption else ""
-    return f'<div class="table-wrap"><table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+    out = f'<div class="table-wrap"><table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+    if len(frame) <= MAX_OPEN_ROWS:
+        return out
+    name = table.caption or "table"
+    return f'<details class="table"><summary>{html.escape(name)} ({len(frame)} rows)</summary>{out}</details>'
+
+
+def _id(anchor: str | None) -> str:
+    return f' id="{html.escape(anchor)}"' if anchor else ""
 
 
 def render_item(item) -> str:
@@ -115,7 +141,11 @@ def render_item(item) -> str:
     if isinstance(item, TextItem):
         return f"<p>{html.escape(item.text)}</p>"
     if isinstance(item, CodeItem):
-        return f"<details><summary>{html.escape(item.summary)}</summary><pre>{html.escape(item.text)}</pre></details>"
+        return (f"<details{_id(item.anchor)}><summary>{html.escape(item.summary)}</summary>"
+                f"<pre>{html.escape(item.text)}</pre></details>")
+    if isinstance(item, DetailsItem):
+        inner = "".join(render_item(i) for i in item.items)
+        return f'<details class="run"{_id(item.anchor)}><summary>{html.escape(item.summary)}</summary>{inner}</details>'
     raise TypeError(f"cannot render {type(item).__name__}")
 
 
@@ -142,6 +172,10 @@ th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
 td.text { text-align: left; }
 th { background: #eef1f5; }
 td:first-child, th:first-child { text-align: left; font-family: ui-monospace, monospace; }
+details { margin: 6px 0; } summary { cursor: pointer; }
+details.table > summary, details.run > summary { font-weight: 600; font-size: 0.92em; }
+details.run { background: white; border: 1px solid #ddd; border-radius: 4px; padding: 4px 10px; }
+details:target > summary { background: #fff3c4; }
 pre { background: #f0f0f0; padding: 10px; overflow-x: auto; font-size: 0.85em; }
 footer { color: #888; font-size: 0.8em; padding: 0 32px 24px 32px; }
 """

@@ -26,7 +26,8 @@ EPOCH_LABEL = "epoch"
 STAGE_COLOURS = {"I": "#fde9c9", "II": "#d8ecd2", "III": "#d6e2f3"}
 STAGE_NAMES = {"I": "stage I (lazy)", "II": "stage II (independent features)", "III": "stage III (interactive)"}
 MEMORIZATION_MARKER, GROK_MARKER = "o", "*"
-PURE_COLOUR, MIXED_COLOUR = "#4c72b0", "#a0a0a0"
+PURE_COLOUR, NEAR_COLOUR, MIXED_COLOUR = "#4c72b0", "#a9c0e3", "#a0a0a0"
+PURE, NEAR_PURE = 0.99, 0.9  # share of a node's power in its dominant irrep: "pure", "nearly pure"
 MAX_STRIP_ROWS = 12
 
 # Axis labels of the Li2 diagnostics the training hook stores, in the order of
@@ -221,6 +222,28 @@ def li2_figure(series: pd.DataFrame, members: Sequence[Member], *, title: str = 
     return fig
 
 
+def weight_norm_figure(norms: pd.DataFrame, members: Sequence[Member], *,
+                       title: str = "Weight norm during training") -> Figure:
+    """‖θ‖₂ per member (norms: run_id, epoch, norm) with each member's grok epoch dotted; a log axis
+    when the norm spans a decade (weight decay can shrink it by orders of magnitude)."""
+    fig = new_figure(8, 4.2)
+    ax = fig.add_subplot()
+    for m in members:
+        rows = norms[norms["run_id"] == m.run_id].sort_values("epoch")
+        ax.plot(rows["epoch"], rows["norm"], color=m.colour, lw=1.5, marker="." if len(rows) < 30 else None)
+        if m.grok_epoch is not None:
+            ax.axvline(m.grok_epoch, color=m.colour, ls=":", lw=1.2)
+    values = norms["norm"].to_numpy(dtype=float)
+    values = values[np.isfinite(values) & (values > 0)]
+    if values.size and values.max() / values.min() > 10:
+        ax.set_yscale("log")
+    ax.set(xlabel=EPOCH_LABEL, ylabel="‖θ‖₂ (all parameters, L2 norm)", title=title)
+    ax.grid(alpha=0.3)
+    handles = _member_handles(members) + [Line2D([], [], color="0.3", ls=":", label="grok epoch")]
+    ax.legend(handles=handles, fontsize=8, loc="best")
+    return fig
+
+
 @dataclass
 class SpectrumPanel:
     """Per-node irrep power of one member at one epoch: power [nodes, irreps], rows summing to 1."""
@@ -257,7 +280,9 @@ def spectra_figure(panels: Sequence[SpectrumPanel], *, group_name: str, order_no
             labels = p.irrep_labels
             step = max(1, math.ceil(len(labels) / 12))
             ax.set_xticks(range(0, len(labels), step), labels[::step], rotation=90, fontsize=7)
-            ax.set_title(f"{member}\nepoch {p.epoch}" + (f" ({p.note})" if p.note else ""), fontsize=9)
+            # a long note ("first snapshot after the grok at 131") on its own line: neighbours' titles stay apart
+            note = "" if not p.note else (f" ({p.note})" if len(p.note) <= 16 else f"\n({p.note})")
+            ax.set_title(f"{member}\nepoch {p.epoch}{note}", fontsize=9)
             ax.set_xlabel(f"real irrep of {group_name}", fontsize=8)
             if c == 0:
                 shown = p.power.shape[0]
@@ -273,26 +298,41 @@ def spectra_figure(panels: Sequence[SpectrumPanel], *, group_name: str, order_no
 ACTIVATION_NAMES = {name: a.label for name, a in ACTIVATIONS.items()}
 
 
-def census_figure(rows: Sequence[dict], *, group_name: str, nodes: int, activation: str,
-                  title: str = "Energy census of trained nodes") -> Figure:
-    """Nodes per dominant irrep, pure (≥ 99% of their power in it) stacked on mixed (left), and the
-    energy E(w/‖w‖) of each kind against Thm 2's maximum for that irrep (right).
+def census_headline(active: int, nodes: int, purity=None) -> str:
+    """What the census says in two lines: how many nodes are active, and how pure they are — the
+    share above each threshold and the median, since "0 pure" alone hides nodes at 98%."""
+    head = f"{active} active of {nodes} nodes (‖w_j‖ ≥ ¼ of the largest)"
+    purity = np.asarray(purity if purity is not None else [], dtype=float)
+    if not purity.size:
+        return head
+    share = lambda t: f"{(purity >= t).mean():.0%}"  # noqa: E731
+    return (f"{head}\npower in the dominant irrep: median {np.median(purity):.0%}; "
+            f"{share(NEAR_PURE)} of nodes ≥ {NEAR_PURE:.0%}, {share(PURE)} ≥ {PURE:.0%} (pure)")
 
-    rows: `groklab.report.data.census_rows` (irrep, pure, mixed, E_pure_mean/min/max,
-    E_mixed_mean/min/max, E_thm2)."""
+
+def census_figure(rows: Sequence[dict], *, group_name: str, nodes: int, activation: str, purity=None,
+                  title: str = "Energy census of trained nodes") -> Figure:
+    """Nodes per dominant irrep, pure (≥ 99% of their power in it) and nearly pure (≥ 90%) stacked on
+    the rest (left), and the energy E(w/‖w‖) of each kind against Thm 2's maximum for that irrep (right).
+
+    rows: `groklab.report.snapshots.census_rows` (irrep, pure, mixed, nearly_pure, E_pure_mean/min/max,
+    E_mixed_mean/min/max, E_thm2); purity: each active node's share of power in its dominant irrep."""
     labels = [r["irrep"] for r in rows]
     pure = np.array([r.get("pure", 0) for r in rows])
-    mixed = np.array([r.get("mixed", 0) for r in rows])
+    near = np.array([r.get("nearly_pure", 0) for r in rows])
+    mixed = np.array([r.get("mixed", 0) for r in rows]) - near
     has_energy = any("E_pure_mean" in r or "E_mixed_mean" in r for r in rows)
     fig = new_figure(12 if has_energy else 7, 4.6)
     axes = fig.subplots(1, 2 if has_energy else 1, squeeze=False)[0]
     x = np.arange(len(labels))
     rotation = 90 if len(labels) > 8 else 0
-    axes[0].bar(x, pure, color=PURE_COLOUR, label="pure (≥ 99% of power in the irrep)")
-    axes[0].bar(x, mixed, bottom=pure, color=MIXED_COLOUR, label="mixed (dominant irrep < 99%)")
+    axes[0].bar(x, pure, color=PURE_COLOUR, label=f"pure (≥ {PURE:.0%} of power in the irrep)")
+    axes[0].bar(x, near, bottom=pure, color=NEAR_COLOUR, label=f"nearly pure ({NEAR_PURE:.0%}–{PURE:.0%})")
+    axes[0].bar(x, mixed, bottom=pure + near, color=MIXED_COLOUR, label=f"mixed (< {NEAR_PURE:.0%})")
     axes[0].set_xticks(x, labels, rotation=rotation, fontsize=8)
     axes[0].set(xlabel=f"dominant real irrep of {group_name}", ylabel="active nodes (count)",
-                title=f"{int(pure.sum() + mixed.sum())} active of {nodes} nodes: {int(pure.sum())} pure")
+                title=census_headline(int(pure.sum() + near.sum() + mixed.sum()), nodes, purity))
+    axes[0].title.set_fontsize(9)
     axes[0].legend(fontsize=8, loc="best")
     axes[0].grid(alpha=0.3, axis="y")
     if has_energy:
@@ -303,7 +343,8 @@ def census_figure(rows: Sequence[dict], *, group_name: str, nodes: int, activati
                 continue
             err = [mean - np.array([r.get(f"E_{kind}_min", np.nan) for r in rows], dtype=float),
                    np.array([r.get(f"E_{kind}_max", np.nan) for r in rows], dtype=float) - mean]
-            ax.errorbar(x + shift, mean, yerr=err, fmt="o", color=colour, capsize=3, label=f"{kind} nodes (mean, min–max)")
+            name = "pure" if kind == "pure" else f"< {PURE:.0%} pure"
+            ax.errorbar(x + shift, mean, yerr=err, fmt="o", color=colour, capsize=3, label=f"{name} nodes (mean, min–max)")
         closed = np.array([r.get("E_thm2", np.nan) for r in rows], dtype=float)
         if np.isfinite(closed).any():
             ax.plot(x, closed, "_", color="#c44e52", ms=22, mew=2.5, label="Thm 2 maximum (σ = x², full data)")

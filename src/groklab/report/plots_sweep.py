@@ -1,4 +1,4 @@
-"""Figures of a sweep: phase diagram, grok-epoch distributions, survival curves, grouped test curves
+"""Figures of a sweep: phase diagram, grok-epoch distributions, survival curves, test curves by setting
 (and their multi-panel forms that the Muon study uses).
 
 Same conventions as `plots`: frames/arrays in, a pyplot-free `Figure` out, every axis labelled
@@ -105,7 +105,7 @@ def phase_figure(table: pd.DataFrame, *, c: float, fitted: dict | None = None,
 
 @dataclass
 class GrokGroup:
-    """Grok epochs of one group of runs; None/NaN where a run did not grok (censored)."""
+    """Grok epochs of the runs of one setting; None/NaN where a run did not grok (censored)."""
 
     label: str
     first: np.ndarray  # first-crossing grok epoch per run (NaN: censored)
@@ -135,22 +135,33 @@ def _box_panel(ax, labels: Sequence[str], data: Sequence[np.ndarray], censored: 
     ax.grid(alpha=0.3, axis="y")
 
 
-def _survival_steps(ax, km: pd.DataFrame, colour, budget: float | None, style: str = "-", label: str | None = None) -> None:
-    """S(t) of one Kaplan–Meier frame as a step curve from (0, 1), held to `budget`, censoring ticked."""
+def _survival_steps(ax, km: pd.DataFrame, colour, budget: float | None, style: str = "-", label: str | None = None,
+                    lw: float = 1.6, offset: float = 0.0, zorder: float = 2) -> None:
+    """S(t) of one Kaplan–Meier frame as a step curve from (0, 1), held to `budget`, censoring ticked;
+    `offset` shifts it vertically (drawing only) so that arms with equal curves stay visible."""
     t = np.concatenate([[0.0], km["time"].to_numpy(float)])
-    s = np.concatenate([[1.0], km["survival"].to_numpy(float)])
+    s = np.concatenate([[1.0], km["survival"].to_numpy(float)]) + offset
     if budget is not None and t[-1] < budget:
         t, s = np.append(t, budget), np.append(s, s[-1])
-    ax.step(t, s, where="post", color=colour, ls=style, lw=1.6, label=label)
+    ax.step(t, s, where="post", color=colour, ls=style, lw=lw, label=label, zorder=zorder)
     cens = km[km["censored"] > 0]
-    ax.plot(cens["time"], cens["survival"], "|", color=colour, ms=10, mew=1.5)
+    ax.plot(cens["time"], cens["survival"] + offset, "|", color=colour, ms=10, mew=1.5, zorder=zorder)
+
+
+ARM_OFFSET = 0.012  # vertical spacing of survival arms, in survival fraction: visible, far below one run's step
+
+
+def arm_styles(n: int) -> list[tuple[float, float]]:
+    """(line width, vertical offset) per arm: earlier arms wider and drawn first, offsets centred on 0,
+    so an arm whose curve equals another's still shows beside and beneath it."""
+    return [(1.2 + 1.6 * (n - 1 - i) / max(n - 1, 1), (i - (n - 1) / 2) * ARM_OFFSET) for i in range(n)]
 
 
 def _finite(values) -> np.ndarray:
     return np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
 
 
-def grok_box_figure(groups: Sequence[GrokGroup], *, title: str = "Grok epochs per group") -> Figure:
+def grok_box_figure(groups: Sequence[GrokGroup], *, title: str = "Grok epochs per setting") -> Figure:
     """Boxplots (Muon paper Fig. 4 style) of first-crossing and sustained grok epochs, runs as dots;
     censored runs are counted under each box, never plotted at the budget."""
     fig = new_figure(max(7.0, 1.3 * len(groups) + 5), 4.8)
@@ -160,7 +171,7 @@ def grok_box_figure(groups: Sequence[GrokGroup], *, title: str = "Grok epochs pe
         data = [_finite(getattr(g, attr)) for g in groups]
         censored = [len(g.first) - d.size for g, d in zip(groups, data)]
         _box_panel(ax, [g.label for g in groups], data, censored, palette)
-        ax.set(title=f"{name} grok epoch", xlabel="group of runs")
+        ax.set(title=f"{name} grok epoch", xlabel="setting")
     axes[0].set_ylabel("grok epoch (epochs; grokked runs only)")
     handles = [Line2D([], [], color="black", label="median (box: quartiles, whiskers: 1.5·IQR)"),
                Line2D([], [], marker="o", ls="", color="0.4", label="one run")]
@@ -180,7 +191,7 @@ def box_panels_figure(panels: Sequence[tuple[str, Mapping[str, Sequence[float]],
         labels = list(groups)
         _box_panel(ax, labels, [_finite(groups[k]) for k in labels], [censored.get(k, 0) for k in labels],
                    [_optimiser_colour(k, i) for i, k in enumerate(labels)])
-        ax.set(title=panel_title, xlabel="group of runs")
+        ax.set(title=panel_title, xlabel="setting")
     axes[0].set_ylabel("grok epoch (epochs; grokked runs only)")
     fig.suptitle(title, fontsize=11)
     return fig
@@ -188,23 +199,26 @@ def box_panels_figure(panels: Sequence[tuple[str, Mapping[str, Sequence[float]],
 
 def survival_figure(curves: Sequence[tuple[str, pd.DataFrame, pd.DataFrame | None]], *, budget: float,
                     title: str = "Kaplan–Meier: fraction of runs not yet grokked") -> Figure:
-    """Step curves S(t) per group (first crossing solid, sustained dashed), censoring ticks marked.
+    """Step curves S(t) per setting (first crossing solid, sustained dashed), censoring ticks marked;
+    arms are drawn with decreasing widths and small vertical offsets (`arm_styles`), so equal curves
+    do not hide each other.
 
     curves: (label, km_first, km_sustained) with `groklab.report.stats.kaplan_meier` frames
     (time, at_risk, events, censored, survival)."""
     fig = new_figure(8, 4.8)
     ax = fig.add_subplot()
     palette = colours(len(curves))
-    for (label, first, sustained), colour in zip(curves, palette):
+    for i, ((label, first, sustained), colour, (lw, offset)) in enumerate(zip(curves, palette, arm_styles(len(curves)))):
         for km, style in ((first, "-"), (sustained, "--")):
             if km is not None and not km.empty:
-                _survival_steps(ax, km, colour, budget, style)
-    handles = [Line2D([], [], color=c, lw=2, label=lab) for (lab, _, _), c in zip(curves, palette)]
+                _survival_steps(ax, km, colour, budget, style, lw=lw, offset=offset, zorder=2 + i)
+    handles = [Line2D([], [], color=c, lw=lw, label=lab) for (lab, _, _), c, (lw, _) in
+               zip(curves, palette, arm_styles(len(curves)))]
     handles += [Line2D([], [], color="0.3", ls="-", label="first crossing"),
                 Line2D([], [], color="0.3", ls="--", label="sustained"),
                 Line2D([], [], color="0.3", marker="|", ls="", ms=10, label="censored run")]
     ax.legend(handles=handles, fontsize=8, loc="best")
-    ax.set(xlabel=EPOCH_LABEL, ylabel="runs not yet grokked (fraction)", title=title, ylim=(-0.02, 1.04),
+    ax.set(xlabel=EPOCH_LABEL, ylabel="runs not yet grokked (fraction)", title=title, ylim=(-0.04, 1.06),
            xlim=(0, budget * 1.03))
     ax.grid(alpha=0.3)
     return fig
@@ -243,8 +257,9 @@ def _optimiser_colour(label: str, i: int) -> str:
 
 
 def group_curves_figure(metrics: pd.DataFrame, run_groups: dict[str, str], *,
-                        title: str = "Test accuracy of every run, by group") -> Figure:
-    """Test accuracy per run (thin) and the per-group median over runs (bold); run_groups: run_id -> group."""
+                        title: str = "Test accuracy of every run, by setting") -> Figure:
+    """Test accuracy per run (thin) and the per-setting median over runs (bold); run_groups: run_id ->
+    setting label, in the order the legend lists them."""
     labels = list(dict.fromkeys(run_groups.values()))
     palette = dict(zip(labels, colours(len(labels))))
     fig = new_figure(9, 4.8)
@@ -258,7 +273,7 @@ def group_curves_figure(metrics: pd.DataFrame, run_groups: dict[str, str], *,
         med = test[test["run_id"].isin(ids)].groupby("epoch")["test_acc"].median()
         ax.plot(med.index, med.to_numpy(), color=palette[label], lw=2.4)
     handles = [Line2D([], [], color=palette[lab], lw=2.4, label=lab) for lab in labels]
-    handles += [Line2D([], [], color="0.4", lw=0.7, label="one run"), Line2D([], [], color="0.4", lw=2.4, label="group median")]
+    handles += [Line2D([], [], color="0.4", lw=0.7, label="one run"), Line2D([], [], color="0.4", lw=2.4, label="median of the setting")]
     ax.legend(handles=handles, fontsize=8, loc="best")
     last = float(test["epoch"].max()) if not test.empty else 1.0
     ax.set(xlabel=EPOCH_LABEL, ylabel=f"test {ACCURACY_LABEL}", title=title, ylim=(-0.03, 1.03), xlim=(0, last))

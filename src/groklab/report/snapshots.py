@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from groklab.report.plots import Member, SpectrumPanel
+from groklab.report.plots import NEAR_PURE, PURE, Member, SpectrumPanel
 
 
 ACTIVE_NODE_FRACTION = 0.25  # "active": ‖w_j‖ ≥ ¼ of the largest, as groklab.li2.features and li2.active_frac
@@ -41,24 +41,40 @@ def _nearest(available: list[int], epoch: int) -> int:
     return min(available, key=lambda e: (abs(e - epoch), e))
 
 
+def _at_or_after(available: list[int], epoch: int, event: str) -> tuple[int, str]:
+    """The first snapshot after `epoch` (one before would show the net before `event`), or the last
+    one when none is after; the note says which, so a title never claims an epoch it does not show."""
+    after = [e for e in available if e > epoch]
+    if after:
+        return after[0], f"first snapshot after {event} at {epoch}"
+    return available[-1], f"last snapshot, before {event} at {epoch}"
+
+
+# The grok first: when both events fall on one snapshot, its title names the grok.
+EVENTS = (("grok_epoch", "the grok"), ("memorization_epoch", "memorization"))
+EXACT_NOTES = {"memorization": "memorized", "the grok": "grokked"}
+
+
 def chosen_epochs(available: list[int], summary: dict) -> list[tuple[int, str]]:
-    """Snapshot epochs worth showing: init, memorization, grok (or the middle), final; deduplicated."""
+    """Snapshot epochs worth showing: init, memorization, grok (or the middle), final; deduplicated.
+
+    Memorization and grok show the snapshot at that epoch or the first after it, titled with the
+    snapshot's own epoch: the nearest snapshot could precede the grok and show an ungrokked net."""
     if not available:
         return []
     wanted = [(available[0], "init")]
-    for key, name in (("memorization_epoch", "memorized"), ("grok_epoch", "grokked")):
+    for key, event in EVENTS:
         if summary.get(key) is not None:
-            epoch = _nearest(available, int(summary[key]))
-            wanted.append((epoch, name if epoch == summary[key] else f"{name} at {summary[key]}"))
+            at = int(summary[key])
+            epoch, note = (at, EXACT_NOTES[event]) if at in available else _at_or_after(available, at, event)
+            wanted.append((epoch, note))
     if summary.get("grok_epoch") is None:
         wanted.append((_nearest(available, (available[0] + available[-1]) // 2), "midway"))
     wanted.append((available[-1], "final"))
-    out, seen = [], set()
+    out: dict[int, str] = {}
     for epoch, note in wanted:
-        if epoch not in seen:
-            seen.add(epoch)
-            out.append((epoch, note))
-    return sorted(out)
+        out.setdefault(epoch, note)
+    return sorted(out.items())
 
 
 def node_spectra(W: np.ndarray, group) -> np.ndarray:
@@ -124,7 +140,7 @@ def census_for(run: dict, store) -> dict | None:
 
     Computed from the final snapshot: `groklab.li2.census` on the active nodes' unit vectors w/‖w‖,
     with each node's energy E(w/‖w‖) on the full table (definition as written). Returns
-    {table: census_rows(...), nodes, group, activation, epoch}.
+    {table: census_rows(...), nodes, group, activation, epoch, purity (per active node)}.
     """
     group = snapshot_group(run["config"])
     if group is None or run["config"]["task"].get("arity", 2) != 2:
@@ -143,14 +159,15 @@ def census_for(run: dict, store) -> dict | None:
     w = W[nodes] / W[nodes].norm(dim=1, keepdim=True)
     activation = run["config"]["model"].get("activation", "sqr")
     idx, labels = full_data(group)
-    result = census(w, group, energies=energy(w, idx, labels, group.order, activation=activation))
+    result = census(w, group, energies=energy(w, idx, labels, group.order, activation=activation), purity_threshold=PURE)
     return {"table": census_rows(result, group, closed_form=activation == "sqr"), "nodes": W.shape[0],
-            "group": group.name, "activation": activation, "epoch": snaps[-1][0]}
+            "group": group.name, "activation": activation, "epoch": snaps[-1][0],
+            "purity": result["purity"].numpy()}
 
 
 def census_rows(result: dict, group, closed_form: bool = True) -> list[dict]:
-    """Per dominant irrep (in irrep order, those that occur): pure and mixed node counts, their
-    energies (mean/min/max) and Thm 2's maximum for that irrep."""
+    """Per dominant irrep (in irrep order, those that occur): pure and mixed node counts (and how many
+    of the mixed ones are nearly pure), their energies (mean/min/max) and Thm 2's maximum for that irrep."""
     from groklab.li2 import closed_form_energy
 
     labels, pure = result["label"], result["pure"].tolist()
@@ -160,8 +177,10 @@ def census_rows(result: dict, group, closed_form: bool = True) -> list[dict]:
         idx = [i for i, lab in enumerate(labels) if lab == name]
         if not idx:
             continue
+        purity = result["purity"][idx]
         row = {"irrep": name, "pure": sum(pure[i] for i in idx), "mixed": sum(not pure[i] for i in idx),
-               "purity_mean": float(result["purity"][idx].mean())}
+               "nearly_pure": sum(not pure[i] and float(p) >= NEAR_PURE for i, p in zip(idx, purity)),
+               "purity_mean": float(purity.mean())}
         for kind, chosen in (("pure", [i for i in idx if pure[i]]), ("mixed", [i for i in idx if not pure[i]])):
             if energies is not None and chosen:
                 e = [energies[i] for i in chosen]
@@ -171,3 +190,41 @@ def census_rows(result: dict, group, closed_form: bool = True) -> list[dict]:
             row["E_thm2"] = closed_form_energy(group, name)
         rows.append(row)
     return rows
+
+
+MAX_NORM_SNAPSHOTS = 150  # snapshots read per ensemble for the weight-norm curve (dense early ones are thinned)
+
+
+def _thinned(pairs: list, cap: int) -> list:
+    """At most `cap` of `pairs`, evenly spread, always keeping the first and the last."""
+    if len(pairs) <= cap:
+        return pairs
+    keep = sorted(set(np.linspace(0, len(pairs) - 1, cap).round().astype(int).tolist()))
+    return [pairs[i] for i in keep]
+
+
+def _member(run: dict) -> int:
+    member = run.get("member")
+    return 0 if member is None or member != member else int(member)  # NaN: a run outside an ensemble
+
+
+def weight_norms(runs: pd.DataFrame, store_folder: Path, cap: int = MAX_NORM_SNAPSHOTS) -> pd.DataFrame:
+    """‖θ‖₂ of every floating-point parameter of each run's member at its snapshot epochs:
+    columns run_id, epoch, norm. Each ensemble's snapshot files are read once for all its members."""
+    from groklab.train.checkpoint import ensemble_folder, list_snapshots, read_snapshot
+
+    rows, by_folder = [], {}
+    for run in runs.to_dict("records"):
+        by_folder.setdefault(ensemble_folder(run, store_folder), []).append(run)
+    for folder, members in by_folder.items():
+        for epoch, path in _thinned(list_snapshots(folder), cap):
+            params, stacked = read_snapshot(path)
+            squares = sum(v.double().pow(2).reshape(v.shape[0], -1).sum(1) for v in params.values()
+                          if v.is_floating_point())
+            position = {m: i for i, m in enumerate(stacked)} if stacked is not None else None
+            for run in members:
+                member, until = _member(run), (run.get("summary") or {}).get("stopped_epoch")
+                i = member if position is None else position.get(member)
+                if i is not None and (until is None or epoch <= until):
+                    rows.append({"run_id": run["run_id"], "epoch": epoch, "norm": float(squares[i].sqrt())})
+    return pd.DataFrame(rows, columns=["run_id", "epoch", "norm"])
