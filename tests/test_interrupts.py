@@ -89,7 +89,7 @@ def test_sweep_is_interrupted_in_one_line_and_resumes(capsys, tmp_path):
 
 
 def test_li2_boundary_is_interrupted_in_one_line(tmp_path):
-    code, err = signalled(tmp_path, 3, "SIGINT", "li2", "boundary", "Z7", "model.width=16", "train.epochs=30", "--tol", "0.05",
+    code, err = signalled(tmp_path, 3, "SIGINT", "li2", "boundary", "Z7", "model.width=16", "train.epochs=30", "--resolution", "0.05", "--bracket", "0.1,0.9",
                           "--seeds", "2", "--store", tmp_path / "runs.sqlite")
     assert code == 130 and err.count("\n") == 1 and "interrupted at epoch 4; run the same command" in err, err
     assert set(statuses(tmp_path / "runs.sqlite")) == {"interrupted"}

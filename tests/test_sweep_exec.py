@@ -94,7 +94,7 @@ def test_failing_ensemble_is_retried_then_recorded_failed_and_the_sweep_goes_on(
     for r in bad.runs:
         row = store.run(r.run_id)
         assert row["status"] == "failed" and "failed after 2 attempt(s)" in row["error"]
-        assert "NotADirectoryError" in row["error"] or "FileExistsError" in row["error"]
+        assert "cannot write the checkpoint" in row["error"]  # the worker's own one-line reason, kept
     assert store.metrics([r.run_id for r in bad.runs]).empty  # no partial rows
     good = [r.run_id for e in plan.ensembles if e is not bad for r in e.runs]
     assert store.completed(good) == set(good) and len(store.metrics(good)) == 2 * 31
