@@ -14,6 +14,7 @@ from groklab.reproduce.controls import CONTROLS, MEASUREMENT, NONE_YET, control_
 ROOT = Path(__file__).parents[1]
 SOURCES = {name: [ROOT / "src/groklab/reproduce" / f"{module}.py"] for name, module in MODULES.items()}
 SOURCES["muon-grokking"].append(ROOT / "src/groklab/reproduce/muon_grokking_stats.py")
+SOURCES["li2-scaling"].append(ROOT / "src/groklab/reproduce/li2_scaling_search.py")
 SOURCES["muon-width-batch"].append(ROOT / "src/groklab/reproduce/muon_width_batch_stats.py")
 
 # Verdicts with no control yet. This list may only shrink: a control added removes its line here.

@@ -76,26 +76,35 @@ def run(ctx) -> list[Verdict]:
                          "multiple": round(cell.cfg.task.train_fraction / p_star[name], 2),
                          "test_acc": float(r["final_test_acc"]), "grokked": not r["censored"]})
     table = pd.DataFrame(rows)
-    fit = fit_critical_constant(table["order"], table["fraction"], table["test_acc"], d_max=table["d_max"])
-    per_group = {}
-    for name, sub in table.groupby("group", sort=False):
-        g = fit_critical_constant(sub["order"], sub["fraction"], sub["test_acc"], d_max=sub["d_max"])
-        per_group[name] = g
+    fit, per_group = _fits(table)
     c_group = {n: g["c"] for n, g in per_group.items()}
-
     phase = phase_figure(table, c=CRITICAL_RATIO_C, fitted=fit,
                          title="Li2 Fig. 5: final test accuracy over |G| and training fraction")
     phase.savefig(ctx.figure_path("li2_scaling_phase"))
     _collapse_figure(ctx, table, c_group, fit["c"])
+    return grid_verdicts(table, seeds)
 
+
+def _fits(table: pd.DataFrame) -> tuple[dict, dict]:
+    fit = fit_critical_constant(table["order"], table["fraction"], table["test_acc"], d_max=table["d_max"])
+    per_group = {name: fit_critical_constant(sub["order"], sub["fraction"], sub["test_acc"], d_max=sub["d_max"])
+                 for name, sub in table.groupby("group", sort=False)}
+    return fit, per_group
+
+
+def grid_verdicts(table: pd.DataFrame, seeds: int) -> list[Verdict]:
+    """The quick grid's four verdicts from its table (group, kind, order, d_max, fraction, test_acc per run)."""
+    fit, per_group = _fits(table)
+    c_group = {n: g["c"] for n, g in per_group.items()}
     means = table.groupby(["group", "fraction"])["test_acc"].mean()
-    lo_f, hi_f = min(mode["fractions"]), max(mode["fractions"])
+    lo_f, hi_f = table["fraction"].min(), table["fraction"].max()
     edges = {}
     for name in per_group:
         col = means.loc[name]
         edges[name] = (float(col.iloc[0]), float(col.iloc[-1]), float(col.index[0]), float(col.index[-1]))
     finite = {n: c for n, c in c_group.items() if np.isfinite(c)}
-    spread = max(finite.values()) / min(finite.values()) if len(finite) == len(c_group) else float("inf")
+    spread = max(finite.values()) / min(finite.values()) if finite and len(finite) == len(c_group) else float("inf")
+    kinds = dict(zip(table["group"], table["kind"]))
     by_order = sorted(((get_group(n).order, per_group[n]["p_star"][get_group(n).order], n) for n in finite))
     primes = [x for x in by_order if kinds[x[2]] == "prime"]
     return [
@@ -112,7 +121,7 @@ def run(ctx) -> list[Verdict]:
         Verdict("the fitted constant is of the reference's order", "least-squares c through the origin over all groups",
                 {"fitted c": round(fit["c"], 3), "rms residual of p*": round(fit["rms"], 4)},
                 f"c within a factor 2 of the reference's {CRITICAL_RATIO_C} (the paper leaves the constant free)",
-                CRITICAL_RATIO_C / 2 <= fit["c"] <= 2 * CRITICAL_RATIO_C),
+                bool(CRITICAL_RATIO_C / 2 <= fit["c"] <= 2 * CRITICAL_RATIO_C)),
         Verdict("the boundary p* decreases with |G|", "measured p* of the prime cyclic groups by order",
                 {f"Z{o}": round(p, 4) for o, p, _ in primes}, "strictly decreasing in M",
                 len(primes) >= 2 and all(a[1] > b[1] for a, b in zip(primes, primes[1:]))),
