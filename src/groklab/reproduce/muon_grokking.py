@@ -54,9 +54,10 @@ from groklab.errors import GroklabError, closest
 from groklab.report import stats
 from groklab.report.plots_sweep import box_panels_figure, survival_panels_figure
 from groklab.reproduce import Context, Verdict
+from groklab.reproduce.grid_runs import (GPU_WORKERS, check_store_design, default_workers, estimate_sweep,  # noqa: F401
+                                         train_sweep)
 from groklab.reproduce.muon_grokking_stats import (LABELS, OPTIMIZERS, PAPER_NOTE, PERMUTATIONS, analyse, fmt,
                                                    group_times, jsonable, verdicts)
-from groklab.runtime import torch_threads
 from groklab.store import Store
 from groklab.sweep.spec import SweepSpec, spec_from_dict
 from groklab.train.loop import plan_members
@@ -69,9 +70,6 @@ TAKES_TASKS = True  # --tasks
 TAKES_WORKERS = True  # --workers
 TAKES_STORED_ONLY = True  # --stored-only
 OUTPUTS = ("ce", "stablemax", "sparsemax")
-# On CUDA the grid's cells (10-member stacks of a 0.55 M-parameter transformer) are bound by kernel launches,
-# not by the GPU: several processes share the device (docs/gpu.md); 12 make 3 waves of the full grid's 36 cells.
-GPU_WORKERS = 12
 
 _ADAMW = ["optim.kind=adamw", "optim.betas=[0.9,0.98]", "optim.eps=1e-8"]
 _MUON = ["optim.kind=muon", "optim.muon_routing=hidden", "optim.muon_variant=torch", "optim.muon_lr=0.02",
@@ -193,8 +191,6 @@ def run_grid(ctx: Context, grid: Grid, store: Store, workers: int | None = None,
     stored_only: train nothing; keep the (task, output) pairs whose AdamW and Muon cells are complete for
     every seed (so the comparison stays seed-matched) and say which pairs are left out.
     """
-    from groklab.sweep.driver import run_sweep
-
     cells = [(t, o, opt) for t in grid.tasks for o in OUTPUTS for opt in OPTIMIZERS]
     ids = {cell: plan_members(cell_config(grid, *cell, store_path=ctx.store_path))[1] for cell in cells}
     missing = {cell: [s for s, r in zip(grid.seeds, run_ids) if r not in store.completed(run_ids)]
@@ -209,13 +205,7 @@ def run_grid(ctx: Context, grid: Grid, store: Store, workers: int | None = None,
                                "run without --stored-only to train them")
         missing = {c: [] for c in cells}
     if any(missing.values()):
-        workers = (0 if grid.quick else default_workers()) if workers is None else workers
-        with torch_threads(1 if grid.quick else None):
-            report = run_sweep(sweep_spec(grid, ctx.store_path), workers=workers, store_path=ctx.store_path,
-                               progress=ctx.progress, echo=ctx.echo)
-        if report.failed:
-            raise GroklabError(f"{report.failed} run(s) failed: {report.failures[0]['error']}; re-run the same command "
-                               "to retry them (completed runs are kept)")
+        train_sweep(ctx, sweep_spec(grid, ctx.store_path), quick=grid.quick, workers=workers)
     rows = []
     for i, cell in enumerate(cells, 1):
         task, output, optimizer = cell
@@ -228,20 +218,6 @@ def run_grid(ctx: Context, grid: Grid, store: Store, workers: int | None = None,
                  f"{'trained ' + str(trained) if trained else 'stored':<10} grokked {len(grokked)}/{len(cell_rows)}"
                  + (f", epochs {sorted(grokked)}" if grokked else ""))
     return pd.DataFrame(rows)
-
-
-def check_store_design(store: Store, prefix: str, run_id_of: Callable[[dict, int], str | None], design: str) -> None:
-    """Refuse a store that holds this reproduction's runs of another design (another mode, budget or modulus):
-    pooling them would mix designs, and training beside them would leave the store's meaning unclear."""
-    stored = store.runs("substr(name, 1, ?) = ?", (len(prefix), prefix))
-    for row in stored.itertuples():
-        if run_id_of(row.config, int(row.seed)) != row.run_id:
-            cfg = row.config
-            raise GroklabError(
-                f"store {store.path} holds {prefix.rstrip('-')} runs of another design (run {row.run_id[:12]}: "
-                f"p = {cfg.get('task', {}).get('modulus')}, {cfg.get('train', {}).get('epochs')} epochs, "
-                f"width {cfg.get('model', {}).get('width')}) than this one ({design}); analyse them with the mode "
-                "that made them, or give another --store")
 
 
 def _grid_run_id(grid: Grid, store_path: str | None) -> Callable[[dict, int], str | None]:
@@ -258,33 +234,6 @@ def estimate(ctx: Context) -> dict:
     """The grid's run time on this machine, projected from a few timed ensembles (nothing is written)."""
     grid = make_grid(ctx.quick, ctx.seeds, medium=ctx.medium, tasks=ctx.tasks)
     return estimate_sweep(sweep_spec(grid, ctx.store_path), ctx, quick=grid.quick)
-
-
-def estimate_sweep(spec: SweepSpec, ctx: Context, *, quick: bool) -> dict:
-    from groklab.sweep.driver import plan_sweep
-    from groklab.sweep.estimate import estimate_plan
-
-    workers = (0 if quick else default_workers()) if ctx.workers is None else ctx.workers
-    plan = plan_sweep(spec, workers=workers, store_path=ctx.store_path)
-    with torch_threads(1 if quick else None):
-        guess = estimate_plan(plan)
-    done = plan.num_complete
-    return {**guess.to_dict(), "runs": len(plan.runs), "complete": done,
-            "text": f"{spec.name}: {len(plan.runs)} runs, {done} already complete in the store; {guess.describe()}"}
-
-
-def default_workers(device: str | None = None, cores: int | None = None) -> int | None:
-    """Grid workers when --workers is not given: on CUDA `GPU_WORKERS` processes on the one device (the local
-    executor puts every worker on cuda:0), at most the cores less two (the driver and the launch threads need
-    some); elsewhere None, the sweep's default (one per core)."""
-    from groklab.sweep.plan import cpu_count
-    from groklab.train.setup import resolve_device
-
-    device = device or resolve_device("auto").type
-    if device != "cuda":
-        return None
-    cores = cores if cores is not None else cpu_count()
-    return max(1, min(GPU_WORKERS, cores - 2))
 
 
 def _run_row(task, output, optimizer, seed, run_id, summary: dict, budget: int) -> dict:

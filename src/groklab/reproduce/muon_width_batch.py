@@ -33,9 +33,9 @@ import pandas as pd
 from groklab.config import RunConfig, load_config
 from groklab.errors import GroklabError
 from groklab.reproduce import Context, Verdict
-from groklab.reproduce.muon_grokking import _ADAMW, _COMMON, _MUON, check_store_design, default_workers, estimate_sweep
+from groklab.reproduce.grid_runs import check_store_design, estimate_sweep, train_sweep
+from groklab.reproduce.muon_grokking import _ADAMW, _COMMON, _MUON
 from groklab.reproduce.muon_width_batch_stats import analyse, heatmap_figure, survival_figure, verdicts
-from groklab.runtime import torch_threads
 from groklab.store import Store
 from groklab.sweep.spec import SweepSpec, spec_from_dict
 from groklab.train.loop import plan_members
@@ -174,8 +174,6 @@ def run_ids(design: Design, store_path: str | None = None) -> dict:
 
 
 def run_grid(ctx: Context, design: Design, store: Store, workers: int | None, stored_only: bool) -> pd.DataFrame:
-    from groklab.sweep.driver import run_sweep
-
     ids = run_ids(design, ctx.store_path)
     done = set(store.completed(list(ids.values())))
     missing = [k for k, r in ids.items() if r not in done]
@@ -183,14 +181,7 @@ def run_grid(ctx: Context, design: Design, store: Store, workers: int | None, st
         raise GroklabError(f"--stored-only: {len(missing)} of the {len(ids)} runs of this design are not complete "
                            "in this store; run without --stored-only to train them")
     if missing:
-        quick = design.mode == "quick"
-        workers = (0 if quick else default_workers()) if workers is None else workers
-        with torch_threads(1 if quick else None):
-            report = run_sweep(sweep_spec(design, ctx.store_path), workers=workers, store_path=ctx.store_path,
-                               progress=ctx.progress, echo=ctx.echo)
-        if report.failed:
-            raise GroklabError(f"{report.failed} run(s) failed: {report.failures[0]['error']}; re-run the same "
-                               "command to retry them (completed runs are kept)")
+        train_sweep(ctx, sweep_spec(design, ctx.store_path), quick=design.mode == "quick", workers=workers)
     rows = []
     for (w, b, o, lr, s), run_id in ids.items():
         summary = store.run(run_id)["summary"]
