@@ -44,6 +44,22 @@ def check_options(*, quick: bool, medium: bool, seeds: int | None, tasks) -> Non
         raise GroklabError(f"--seeds must be at least 2 for li2-scaling (its CIs are bootstraps over seeds), got {seeds}")
 
 
+def estimate(ctx) -> dict:
+    """`--estimate`: the quick grid's cells timed (groklab.reproduce.estimate); the full mode's searches choose
+    their probes as they go, so their cost is projected by simulating the search (never by starting it)."""
+    if ctx.quick:
+        import sys
+
+        from groklab.reproduce.estimate import project
+
+        return project(sys.modules[__name__], ctx)
+    return {"seconds_upper": None, "member_epochs": None,
+            "text": "li2-scaling (full): each group's boundary is searched, so the probes depend on what the search "
+                    "finds; `python benchmarks/scaling_projection.py` simulates the search with the design's code and "
+                    "times its ensembles on this machine (on the 2-core development CPU under load: 1.63 M "
+                    "member-epochs, about 19 h; about 26 h if the budget check doubles the budget)"}
+
+
 def run(ctx) -> list[Verdict]:
     check_groups(ctx.groups)
     if not ctx.quick:
