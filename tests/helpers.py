@@ -17,6 +17,13 @@ def cli(capsys, *args):
     return code, out, err
 
 
+def one_line_error(code, err, fragment=""):
+    """Bad input's contract: exit status 2 and one line on stderr, no traceback (and, given, the fragment)."""
+    assert code == 2, err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    assert fragment in err, err
+
+
 def quick_reproduction(name, tmp_path):
     """Run a reproduction in quick mode into tmp_path; check its figures and saved verdicts; (report, store path)."""
     store_path = str(tmp_path / "runs.sqlite")

@@ -10,18 +10,12 @@ import time
 import pytest
 import yaml
 
-from helpers import cli
+from helpers import cli, one_line_error
 from groklab.config import SEED_LIMIT, load_config
 from groklab.errors import GroklabError
 from groklab.train.loop import train
 
 TINY = ["task.group=Z7", "model.width=16", "train.epochs=2", "train.checkpoint_dense_until=0"]
-
-
-def one_line_error(code, err, fragment=""):
-    assert code == 2, err
-    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
-    assert fragment in err, err
 
 
 # -- 1. a rejected config writes nothing --------------------------------------------------------

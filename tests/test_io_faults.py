@@ -9,18 +9,12 @@ import sys
 
 import pytest
 
-from helpers import cli
+from helpers import cli, one_line_error
 from groklab import store_open
 from groklab.store import Store
 
 TRAIN = ["train", "li2_fig3", "task.group=Z7", "model.width=16", "train.epochs=3", "train.checkpoint_dense_until=0",
          "train.progress=false"]
-
-
-def one_line_error(code, err, fragment=""):
-    assert code == 2, err
-    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
-    assert fragment in err, err
 
 
 def in_namespace(setup: str, args: list[str]):

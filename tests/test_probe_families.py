@@ -11,18 +11,12 @@ import time
 import numpy as np
 import pytest
 
-from helpers import cli
+from helpers import cli, one_line_error
 from groklab.report.build import resolve_target
 from groklab.store import Store
 
 TRAIN = ["train", "li2_fig3", "task.group=Z7", "model.width=16", "train.epochs=2", "train.checkpoint_dense_until=0",
          "train.progress=false"]
-
-
-def one_line_error(code, err, fragment=""):
-    assert code == 2, err
-    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
-    assert fragment in err, err
 
 
 @pytest.fixture
@@ -67,19 +61,19 @@ def test_a_config_file_over_the_size_limit_is_refused_before_reading(capsys, tmp
 
 def test_a_huge_ensemble_is_refused_at_once(capsys, tmp_path):
     seeds = "[" + ",".join(map(str, range(20_000))) + "]"
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # this process's CPU time, whatever else loads the machine
     code, _, err = cli(capsys, *TRAIN, f"train.seeds={seeds}", f"store.path={tmp_path / 'runs.sqlite'}")
     one_line_error(code, err, "at most 4096 members")
-    assert time.perf_counter() - t0 < 2.0
+    assert time.process_time() - t0 < 2.0
 
 
 def test_an_ensemble_too_big_for_memory_is_refused_at_once(capsys, tmp_path):
     seeds = "[" + ",".join(map(str, range(4096))) + "]"
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # this process's CPU time: what the refusal costs, whatever else loads the machine
     code, _, err = cli(capsys, "train", "li2_fig3", f"train.seeds={seeds}", "model.width=1000000",
                        f"store.path={tmp_path / 'runs.sqlite'}")
     one_line_error(code, err, "4096 member(s)")
-    assert time.perf_counter() - t0 < 2.0  # members are planned and checked before any per-member work
+    assert time.process_time() - t0 < 2.0  # members are planned and checked before any per-member work
 
 
 def test_an_override_that_reads_as_a_yaml_date_stays_text(capsys, tmp_path):

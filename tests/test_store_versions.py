@@ -6,18 +6,12 @@ import sqlite3
 
 import pytest
 
-from helpers import cli
+from helpers import cli, one_line_error
 from groklab.errors import GroklabError
 from groklab.store import SCHEMA, Store
 from groklab.store_schema import SCHEMA_VERSION
 
 TRAIN = ["train", "li2_fig3", "task.group=Z7", "model.width=16", "train.epochs=2", "train.checkpoint_dense_until=0"]
-
-
-def one_line_error(code, err, fragment=""):
-    assert code == 2, err
-    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
-    assert fragment in err, err
 
 
 @pytest.fixture

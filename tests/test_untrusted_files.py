@@ -5,7 +5,7 @@ import os
 import pytest
 import torch
 
-from helpers import cli
+from helpers import cli, one_line_error
 from groklab.config import load_config
 from groklab.errors import GroklabError
 from groklab.store import Store
@@ -32,12 +32,6 @@ def cfg_of(tmp_path, *overrides):
 
 def folder_of(cfg):
     return ckpt.runs_folder(cfg.store.path.rsplit("/", 1)[0], ensemble_id_of([run_id_of(m) for m in member_configs(cfg)]))
-
-
-def one_line_error(code, err, fragment=""):
-    assert code == 2, err
-    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
-    assert fragment in err, err
 
 
 def test_a_planted_pickle_in_resume_pt_is_refused_and_never_runs(capsys, tmp_path):
