@@ -17,6 +17,15 @@ README, REPRO = "README.md", "docs/reproductions.md"
 NUMBER = r"[-+−]?\d+(?:\.\d+)?(?:e[-+]?\d+)?"
 
 ROWS = [
+    # li2-fig3 (full, 15 seeds)
+    (README, "li2-fig3.json", "verdicts/0/measured/median_grok_epoch", "(median 129; memorized at 14–19)", "129", 1),
+    (README, "li2-fig3.json", "verdicts/1/measured/max_final_test_acc", "(test ≤ 0.036, chance 0.014)", "0.036", 1),
+    (README, "li2-fig3.json", "verdicts/2/measured/late_over_peak_wd", "keeps 0.059 of its peak", "0.059", 1),
+    (README, "li2-fig3.json", "verdicts/2/measured/late_over_peak_wd0", "0.028 without wd", "0.028", 1),
+    (README, "li2-fig3.json", "verdicts/3/measured/median_V_settle_epoch", "(median epochs 18 vs 36)", "18", 1),
+    (README, "li2-fig3.json", "verdicts/3/measured/median_W_settle_epoch", "(median epochs 18 vs 36)", "36", 1),
+    (README, "li2-fig3.json", "verdicts/5/measured/median_onsets/II", "(median onsets 0 / 8 / 104,", "8", 1),
+    (README, "li2-fig3.json", "verdicts/5/measured/median_onsets/III", "(median onsets 0 / 8 / 104,", "104", 1),
     # li2-energy
     (README, "li2-energy.json", "verdicts/2/measured/Z23/99th percentile E_random / min E*",
      "random directions reach 14.6 % of the smallest maximum at Z23", "14.6", 100),
