@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from helpers import cli, one_line_error
+from helpers import cli, cli_while_locked, one_line_error
 from groklab import store_open
 from groklab.store import Store
 
@@ -74,12 +74,6 @@ def test_a_locked_store_waits_then_says_so_in_one_line(capsys, tmp_path, monkeyp
     path = tmp_path / "runs.sqlite"
     assert cli(capsys, *TRAIN, f"store.path={path}")[0] == 0
     monkeypatch.setattr(store_open, "LOCK_TIMEOUT_S", 0.3)
-    other = sqlite3.connect(path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")  # another process's write in progress
-    try:
-        code, _, err = cli(capsys, *TRAIN, "optim.lr=0.002", f"store.path={path}")
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
+    code, _, err = cli_while_locked(capsys, path, *TRAIN, "optim.lr=0.002", f"store.path={path}")
     one_line_error(code, err, "is locked by another process (waited 0.3 s)")
     assert no_running_rows(path)

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from helpers import cli, one_line_error
+from helpers import cli, cli_while_locked, one_line_error
 from groklab.report.build import resolve_target
 from groklab.store import Store
 
@@ -184,13 +184,7 @@ def test_a_locked_store_is_one_line(capsys, store, monkeypatch):
     from groklab import store_open
 
     monkeypatch.setattr(store_open, "LOCK_TIMEOUT_S", 0.2)
-    other = sqlite3.connect(store, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    try:
-        code, _, err = cli(capsys, *TRAIN, "optim.lr=0.002", f"store.path={store}")
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
+    code, _, err = cli_while_locked(capsys, store, *TRAIN, "optim.lr=0.002", f"store.path={store}")
     one_line_error(code, err, "locked by another process")
 
 

@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from helpers import cli, one_line_error
+from helpers import cli, one_line_error, small_store
 from groklab.errors import GroklabError
 from groklab.store import Store
 
@@ -20,12 +20,7 @@ TRAIN = ["train", "li2_fig3", "task.group=Z7", "model.width=16", "train.epochs=2
 
 @pytest.fixture
 def store(capsys, tmp_path):
-    path = tmp_path / "runs.sqlite"
-    code, _, _ = cli(capsys, *TRAIN, "train.seeds=[0,1,2]", f"store.path={path}", "--json")
-    assert code == 0
-    with sqlite3.connect(path) as c:  # everything into the main file, as when the writing process exits
-        c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return path
+    return small_store(capsys, tmp_path)
 
 
 def damage(path, offset, size):

@@ -21,10 +21,11 @@ from __future__ import annotations
 import numpy as np
 
 from groklab.report import stats
-from groklab.report.plots import ACCURACY_LABEL, EPOCH_LABEL, new_figure
+from groklab.report.plots import new_figure
 from groklab.reproduce import Verdict
+from groklab.reproduce.panels import test_accuracy_bands
 from groklab.store import Store
-from groklab.train.cells import grok_epochs, metric_curves, train_cells
+from groklab.train.cells import grok_epochs, train_cells
 
 CLAIM = "Fig. 17: in residual multi-layer nets a zero-initialised top layer (V(0) = 0) groks faster"
 
@@ -83,17 +84,8 @@ def _figure(ctx, store, trained, grok) -> None:
     axes = np.atleast_1d(fig.subplots(1, len(DEPTHS)))
     styles = dict(zip(INITS, ("#4c72b0", "#c44e52")))
     for ax, L in zip(axes, DEPTHS):
-        for name, colour in styles.items():
-            label = f"{2 + L} layers, {name}"
-            epochs, acc = metric_curves(store, trained[label])
-            ax.plot(epochs, acc.mean(axis=0), color=colour, lw=1.8, label=f"{name}: test, mean over seeds")
-            ax.fill_between(epochs, acc.min(axis=0), acc.max(axis=0), color=colour, alpha=0.2)
-            med = float(np.median(grok[label]))
-            if np.isfinite(med):
-                ax.axvline(med, color=colour, ls=":", lw=1.2)
-        ax.set(xlabel=EPOCH_LABEL, ylabel=f"test {ACCURACY_LABEL}", ylim=(-0.02, 1.02),
-               title=f"{2 + L} layers (band: seed range; dotted: median grok epoch)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=9, loc="lower right")
+        arms = [(name, trained[f"{2 + L} layers, {name}"], colour, float(np.median(grok[f"{2 + L} layers, {name}"])))
+                for name, colour in styles.items()]
+        test_accuracy_bands(ax, store, arms, f"{2 + L} layers")
     fig.suptitle("Li2 Fig. 17: zero-initialised top layer in residual nets (curves end as the members stop at their sustained grok)")
     fig.savefig(ctx.figure_path("li2_zero_init_deep"))
