@@ -53,3 +53,16 @@ def test_jupyter_gets_the_notebook_bar_and_a_text_bar_without_ipywidgets(monkeyp
     bar.close()
     monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: None))
     assert not progress.in_notebook() and isinstance(progress.progress_bar("run", 10), progress.LogLines)
+
+
+def test_a_sweep_off_a_terminal_prints_progress_lines_with_the_runs_done(tmp_path, capsys, monkeypatch):
+    import groklab.sweep.driver as driver
+    from groklab.sweep.spec import spec_from_dict
+
+    monkeypatch.setattr(driver, "PROGRESS_LINE_S", 0.0)  # a line at every poll instead of every minute
+    spec = spec_from_dict({"name": "lines", "base": {"from": "li2_fig3", "task.group": "Z7", "model.width": 16,
+                                                     "train.epochs": 5}, "axes": {"optim.weight_decay": [0.0, 1e-3]},
+                           "seeds": [0]})
+    report = driver.run_sweep(spec, workers=0, store_path=str(tmp_path / "s.sqlite"), progress=None)
+    err = capsys.readouterr().err
+    assert report.done == 2 and "sweep lines: 2.0/2 runs (100%)" in err and "done=2 failed=0" in err

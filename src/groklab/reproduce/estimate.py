@@ -13,34 +13,14 @@ bound. Reproductions that train nothing say so.
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 
 from groklab.config import RunConfig, load_config
-
-WARMUP_EPOCHS = 1
-
+from groklab.sweep.estimate import time_config
+from groklab.train.progress import duration
 
 class _Planned(Exception):
     """Raised by the train_cells probe once every cell is timed, to stop the reproduction before its analysis."""
-
-
-def _short(cfg: RunConfig, epochs: int, store_dir: str) -> RunConfig:
-    short = cfg.model_copy(deep=True)
-    short.train.epochs, short.train.stop, short.train.progress = epochs, "never", False
-    short.train.checkpoint_every = 10**6
-    short.store.path = f"{store_dir}/probe.sqlite"
-    return short
-
-
-def _time_config(cfg: RunConfig, store_dir: str, probe_epochs: int):
-    """(seconds per epoch, results of the short timed run) for one ensemble config."""
-    from groklab.train.loop import train
-
-    train(_short(cfg, WARMUP_EPOCHS, store_dir), force=True)
-    start = time.perf_counter()
-    results = train(_short(cfg, WARMUP_EPOCHS + probe_epochs, store_dir), force=True)
-    return (time.perf_counter() - start) / (WARMUP_EPOCHS + probe_epochs + 1), results
 
 
 def _total(cells: list[tuple[RunConfig, float]], count: int) -> dict:
@@ -65,12 +45,12 @@ def project(module, ctx, *, probe_epochs: int = 3, max_cells: int = 12) -> dict:
             for _, overrides in cells[::step]:
                 cfg = load_config(None, [*training_cells.QUIET, *base, *overrides])
                 with training_cells._threads_for(cfg):
-                    timed.append((cfg, _time_config(cfg, tmp, probe_epochs)[0]))
+                    timed.append((cfg, time_config(cfg, tmp, probe_epochs)[0]))
             count["cells"] += len(cells)
             raise _Planned
 
         def probe_train(cfg, *args, **kwargs):  # times the ensemble and hands its short run back to the caller
-            per_epoch, results = _time_config(cfg, tmp, probe_epochs)
+            per_epoch, results = time_config(cfg, tmp, probe_epochs)
             timed.append((cfg, per_epoch))
             count["cells"] += 1
             return results
@@ -97,14 +77,8 @@ def project(module, ctx, *, probe_epochs: int = 3, max_cells: int = 12) -> dict:
                 setattr(module, k, fn)
     out = _total(timed, max(count["cells"], len(timed)))
     hours = out["seconds_upper"] / 3600
-    out["text"] = (f"{ctx.name} ({'quick' if ctx.quick else 'full'}): at most {_clock(out['seconds_upper'])}"
+    out["text"] = (f"{ctx.name} ({'quick' if ctx.quick else 'full'}): at most {duration(out['seconds_upper'])}"
                    f"{f' ({hours:.1f} h)' if hours >= 1 else ''} of training on this machine for {out['cells']} "
                    f"ensemble(s), {out['member_epochs']:,} member-epochs if every run trains to its budget "
                    f"({out['probed']} timed for {probe_epochs} epochs; analysis and plotting not included)")
     return out
-
-
-def _clock(seconds: float) -> str:
-    m, s = divmod(int(round(seconds)), 60)
-    h, m = divmod(m, 60)
-    return f"{h} h {m:02d} min" if h else f"{m} min {s:02d} s"

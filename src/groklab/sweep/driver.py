@@ -11,7 +11,6 @@ recorded as failed with the error and the sweep goes on. An executor whose worke
 from __future__ import annotations
 
 import sys
-import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from groklab.config import RunConfig
 from groklab.errors import GroklabError
 from groklab.store import Store
 from groklab.sweep.plan import Plan, make_plan
+from groklab.train.progress import LogLines
 from groklab.sweep.spec import SweepSpec, load_spec
 from groklab.sweep.worker import Job, JobResult
 from groklab.train.checkpoint import runs_folder
@@ -184,7 +184,8 @@ def _drive(plan: Plan, pool, store: Store, retries: int, progress: bool | None, 
     bar = _bar(plan, to_run, progress)
     say = echo or (lambda msg: (bar.write(msg, file=sys.stderr) if bar is not None else print(msg, file=sys.stderr)))
     # off a terminal (a log file, a notebook's captured stderr, --json) the bar is hidden: a line a minute instead
-    lines = _ProgressLines(plan.spec.name, to_run) if progress is not False and (bar is None or bar.disable) else None
+    lines = (LogLines(f"sweep {plan.spec.name}", to_run, every=PROGRESS_LINE_S, unit="runs")
+             if progress is not False and to_run and (bar is None or bar.disable) else None)
     attempts: dict[int, int] = {}
     running: dict[int, Job] = {}
     fraction: dict[int, float] = {}  # job key -> share of its epochs done (for the bar)
@@ -227,7 +228,8 @@ def _drive(plan: Plan, pool, store: Store, retries: int, progress: bool | None, 
                 bar.update(max(0.0, value - bar.n))
                 bar.set_postfix_str(f"done {report.done}, failed {report.failed}", refresh=False)
             if lines is not None:
-                lines.maybe_print(value, report.done, report.failed)
+                lines.set_postfix(done=report.done, failed=report.failed)
+                lines.update(value - lines.n)
     except BaseException as err:
         pool.close(abort=True)
         if bar is not None:
@@ -292,32 +294,6 @@ def _run_rows(store: Store, plan: Plan) -> list[dict]:
                          summary=row.summary if row is not None else {},
                          error=_last_line(row.error) if row is not None and isinstance(row.error, str) else None))
     return rows
-
-
-class _ProgressLines:
-    """A progress line on stderr every `PROGRESS_LINE_S` seconds, with a linear ETA from the work done so far."""
-
-    def __init__(self, name: str, total: int):
-        self.name, self.total = name, total
-        self.start = self.last = time.perf_counter()
-
-    def maybe_print(self, value: float, done: int, failed: int) -> None:
-        now = time.perf_counter()
-        if self.total == 0 or now - self.last < PROGRESS_LINE_S:
-            return
-        self.last = now
-        elapsed = now - self.start
-        eta = elapsed * (self.total - value) / value if value > 0 else math.nan
-        print(f"sweep {self.name}: {value:.1f}/{self.total} runs ({100 * value / self.total:.0f} %), done {done}, "
-              f"failed {failed}, elapsed {_clock(elapsed)}, ETA {_clock(eta)}", file=sys.stderr, flush=True)
-
-
-def _clock(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "unknown"
-    m, s = divmod(int(round(seconds)), 60)
-    h, m = divmod(m, 60)
-    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
 
 
 def _bar(plan: Plan, total: int, progress: bool | None):

@@ -15,7 +15,9 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+from groklab.config import RunConfig
 from groklab.sweep.plan import Plan
+from groklab.train.progress import duration
 
 WARMUP_EPOCHS = 1
 
@@ -29,7 +31,7 @@ class Estimate:
     workers: int
 
     def describe(self) -> str:
-        return (f"estimated time: at most {_clock(self.seconds_upper)} with {self.workers} worker(s) "
+        return (f"estimated time: at most {duration(self.seconds_upper)} with {self.workers} worker(s) "
                 f"({self.member_epochs:,} member-epochs if every run trains to its budget; runs that stop at their "
                 f"grok finish sooner; {self.probed} of {self.pending} pending ensembles timed on this machine)")
 
@@ -38,9 +40,25 @@ class Estimate:
                     probed=self.probed, pending=self.pending, workers=self.workers)
 
 
-def estimate_plan(plan: Plan, *, probe_epochs: int = 2, max_probes: int = 3) -> Estimate:
+def time_config(cfg: RunConfig, store_dir: str, probe_epochs: int):
+    """(seconds per epoch, results) of `cfg` trained as it would be, for a warm-up and then `probe_epochs` timed
+    epochs into a store under `store_dir`, never stopping early."""
     from groklab.train.loop import train
 
+    def short(epochs: int) -> RunConfig:
+        out = cfg.model_copy(deep=True)
+        out.train.epochs, out.train.stop, out.train.progress = epochs, "never", False
+        out.train.checkpoint_every = 10**6
+        out.store.path = f"{store_dir}/probe.sqlite"
+        return out
+
+    train(short(WARMUP_EPOCHS), force=True)
+    start = time.perf_counter()
+    results = train(short(WARMUP_EPOCHS + probe_epochs), force=True)
+    return (time.perf_counter() - start) / (WARMUP_EPOCHS + probe_epochs + 1), results
+
+
+def estimate_plan(plan: Plan, *, probe_epochs: int = 2, max_probes: int = 3) -> Estimate:
     pending = plan.pending_ensembles
     workers = max(1, plan.workers)
     if not pending:
@@ -50,17 +68,7 @@ def estimate_plan(plan: Plan, *, probe_epochs: int = 2, max_probes: int = 3) -> 
     per_member_epoch = []
     with tempfile.TemporaryDirectory() as tmp:
         for ensemble in probed:
-            cfg = ensemble.config()
-            cfg.store.path = f"{tmp}/probe.sqlite"
-            cfg.train.progress = False
-            cfg.train.stop = "never"
-            cfg.train.checkpoint_every = 10**6
-            cfg.train.epochs = WARMUP_EPOCHS
-            train(cfg, force=True)
-            cfg.train.epochs = WARMUP_EPOCHS + probe_epochs
-            start = time.perf_counter()
-            train(cfg, force=True)
-            seconds = (time.perf_counter() - start) / (cfg.train.epochs + 1)
+            seconds, _ = time_config(ensemble.config(), tmp, probe_epochs)
             per_member_epoch.append(seconds / len(ensemble.pending))
     rate = sum(per_member_epoch) / len(per_member_epoch)
     times = [rate * len(e.pending) * (e.config().train.epochs + 1) for e in pending]
@@ -69,9 +77,3 @@ def estimate_plan(plan: Plan, *, probe_epochs: int = 2, max_probes: int = 3) -> 
     for t in sorted(times, reverse=True):
         heapq.heappush(finish, heapq.heappop(finish) + t)
     return Estimate(max(finish), member_epochs, len(probed), len(pending), workers)
-
-
-def _clock(seconds: float) -> str:
-    m, s = divmod(int(round(seconds)), 60)
-    h, m = divmod(m, 60)
-    return f"{h} h {m:02d} min" if h else f"{m} min {s:02d} s"

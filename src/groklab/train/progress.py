@@ -39,8 +39,8 @@ class LogLines:
     """tqdm's `update` / `set_postfix` / `close`, written as a plain line every `every` seconds."""
 
     def __init__(self, desc: str, total: int, initial: int = 0, stream: TextIO | None = None,
-                 every: float | None = None, clock: Callable[[], float] = time.monotonic):
-        self.desc, self.total, self.n, self.start_n = desc, total, initial, initial
+                 every: float | None = None, clock: Callable[[], float] = time.monotonic, unit: str = "epoch"):
+        self.desc, self.total, self.n, self.start_n, self.unit = desc, total, initial, initial, unit
         self.stream, self.every, self.clock = stream, LOG_EVERY_S if every is None else every, clock
         self.started = self.last = clock()
         self.postfix: dict = {}
@@ -59,7 +59,8 @@ class LogLines:
         elapsed, done = now - self.started, self.n - self.start_n
         eta = f", about {duration(elapsed / done * (self.total - self.n))} left" if done > 0 and self.n < self.total else ""
         extra = " ".join(f"{k}={v}" for k, v in self.postfix.items())
-        return (f"{self.desc}: epoch {self.n}/{self.total} ({100 * self.n / self.total:.0f}%), "
+        count = f"epoch {self.n}/{self.total}" if self.unit == "epoch" else f"{self.n:.1f}/{self.total} {self.unit}"
+        return (f"{self.desc}: {count} ({100 * self.n / self.total:.0f}%), "
                 f"{duration(elapsed)} elapsed{eta}" + (f"; {extra}" if extra else ""))
 
     def close(self) -> None:
