@@ -139,3 +139,12 @@ def test_estimate_projects_and_writes_nothing(tmp_path, capsys):
     assert not store.exists() and not any(tmp_path.iterdir())
     main(["reproduce", "li2-energy", "--quick", "--estimate", "--store", str(store)])
     assert "trains no network" in capsys.readouterr().out and not any(tmp_path.iterdir())
+
+
+def test_heatmap_colours_muon_sooner_blue_as_its_colour_bar_says():
+    result = wbs.analyse(_grid(muon=[30, 40, 42, 44, 46, 48, 50, 52], adamw=[300, 400, 420, 440, 460, None, None, None]),
+                         select_seed=0, budget=1000)
+    fig = wbs.heatmap_figure(result, title="t")
+    image = fig.axes[0].images[0]
+    r, _, b, _ = image.cmap(image.norm(result["cells"][0]["diff"]))  # a Muon-sooner (negative) difference
+    assert result["cells"][0]["diff"] < 0 and b > r

@@ -8,6 +8,7 @@ other seeds at the chosen lrs. Never-grokked runs are censored at the epoch they
 from __future__ import annotations
 
 import math
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -141,17 +142,18 @@ def heatmap_figure(result: dict, *, title: str):
     fig = new_figure(2.6 * len(batches) + 2.5, 1.5 * len(widths) + 1.8)
     ax = fig.add_subplot()
     span = np.nanmax(np.abs(grid)) if np.isfinite(grid).any() else 1.0
-    image = ax.imshow(grid, cmap="RdBu", vmin=-span, vmax=span, aspect="auto")
+    image = ax.imshow(grid, cmap="RdBu_r", vmin=-span, vmax=span, aspect="auto")  # negative (Muon sooner): blue
     for c in cells:
         i, j = widths.index(c["width"]), batches.index(c["batch"])
         text = ("n/a" if c["diff"] is None else
                 f"{c['diff']:+.0f}{' (bound)' if c['diff_bounded'] else ''}\n[{c['diff_ci'][0]:+.0f}, "
                 f"{c['diff_ci'][1]:+.0f}]") + f"\nHolm p {c['holm_p']:.2g}"
-        ax.text(j, i, text, ha="center", va="center", fontsize=8)
+        dark = c["diff"] is not None and abs(c["diff"]) > 0.6 * span
+        ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black")
     ax.set_xticks(range(len(batches)), [f"B = {b}" for b in batches])
     ax.set_yticks(range(len(widths)), [f"d = {w}" for w in widths])
     fig.colorbar(image, ax=ax, label="Muon − AdamW median grok epoch (blue: Muon sooner)")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(textwrap.fill(title, 70), fontsize=9)  # the design's description is long: wrap, never clip
     return fig
 
 
