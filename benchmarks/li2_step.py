@@ -75,7 +75,7 @@ def run_config(overrides: list[str], epochs: int, device: str, store_dir: str) -
     """Steady-state seconds per epoch: a short warm-up run of the same shape first, so one-time costs
     (first-call kernel selection, allocator growth) are not spread over the timed epochs."""
     def config(n: int):
-        return load_config("configs/li2_fig3.yaml", [
+        return load_config("li2_fig3", [
             f"train.epochs={n}", "train.eval_every=1", "train.progress=false", "train.checkpoint_dense_until=0",
             f"train.checkpoint_every={10 * n}", f"train.device={device}", f"store.path={store_dir}/runs.sqlite",
             *overrides])

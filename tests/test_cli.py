@@ -59,7 +59,7 @@ def test_task_info_reference_split(capsys):
 ])
 def test_bad_train_input_writes_nothing(capsys, tmp_path, override, fragment):
     store = tmp_path / "store" / "runs.sqlite"
-    code, _, err = run(capsys, "train", "configs/li2_fig3.yaml", override, f"store.path={store}")
+    code, _, err = run(capsys, "train", "src/groklab/configs/li2_fig3.yaml", override, f"store.path={store}")
     assert code == 2 and fragment in err and err.count("\n") == 1
     assert not store.exists()
 
@@ -72,7 +72,7 @@ def test_malformed_yaml(capsys, tmp_path):
 
 
 def test_train_json_one_object_per_member(capsys, tmp_path):
-    code, out, _ = run(capsys, "train", "configs/li2_fig3.yaml", "task.group=Z7", "model.width=16", "train.epochs=20",
+    code, out, _ = run(capsys, "train", "src/groklab/configs/li2_fig3.yaml", "task.group=Z7", "model.width=16", "train.epochs=20",
                        "train.seeds=[0,1]", "train.checkpoint_dense_until=0", f"store.path={tmp_path / 'r.sqlite'}", "--json")
     rows = [json.loads(line) for line in out.strip().splitlines()]
     assert code == 0 and [r["seed"] for r in rows] == [0, 1]

@@ -95,3 +95,12 @@ def test_version_option(capsys):
 
     code, out, err = cli(capsys, "--version")
     assert code == 0 and out == f"groklab {groklab.__version__}\n" and err == ""
+
+
+def test_each_preset_has_one_copy_in_the_repository():
+    """The presets live in the package only; a second copy elsewhere would drift from the one that ships."""
+    tracked = subprocess.run(["git", "ls-files", "*.yaml"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    if not tracked:
+        pytest.skip("not a git checkout")
+    copies = [p for p in tracked if Path(p).name in PRESETS and not p.startswith("src/groklab/configs/")]
+    assert copies == [], f"presets copied outside src/groklab/configs: {copies}"

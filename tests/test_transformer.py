@@ -327,7 +327,7 @@ def test_bad_arguments_are_one_line_errors(kw, fragment):
 
 
 def test_preset_builds_the_base_code_model(tmp_path):
-    cfg = load_config("configs/muon_grokking.yaml", [f"store.path={tmp_path / 'r.sqlite'}", "train.device=cpu"])
+    cfg = load_config("muon_grokking", [f"store.path={tmp_path / 'r.sqlite'}", "train.device=cpu"])
     run = setup(cfg)
     task, data, model, optimizer = run.task, run.data, run.model, run.optimizer
     assert task.name == "div:97" and data.x_train.shape == (1, int(0.8 * 9312), 4) and model.vocab_size == 99

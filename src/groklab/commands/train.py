@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
 
 
 def train_command(
-    config: str = typer.Argument(..., help="YAML config or preset name (e.g. configs/li2_fig3.yaml)."),
+    config: str = typer.Argument(..., help="YAML config or preset name (e.g. li2_fig3, or a path such as my_run.yaml)."),
     assignments: list[str] = typer.Argument(None, help="key=value overrides, e.g. optim.weight_decay=0 train.seeds=[0,1,2]"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per member."),
     force: bool = typer.Option(False, "--force", help="Retrain even if the store has these runs complete."),
