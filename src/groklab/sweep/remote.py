@@ -73,6 +73,8 @@ def stream_job(job: Job, seed: dict[str, bytes], gpu_ids: list[str]) -> Iterator
             for batch in mirror.changes():  # what training left; also on failure (a retry resumes from it)
                 yield "files", batch
             value.worker = worker
+            # cleaned before the result leaves: the driver may finish (and the cluster stop) as soon as it has it
+            shutil.rmtree(folder, ignore_errors=True)
             yield "result", value
             return
     finally:
