@@ -1,10 +1,15 @@
-"""li2-scaling's quick-grid verdicts as a function of its table, and their negative controls: each verdict
-passes on a grid whose boundaries follow the law and fails where its claim is broken (no transition, groups
-off one curve, a constant far from the reference's, the prime groups' boundaries swapped). No training."""
+"""li2-scaling's verdicts as functions of their measurements, and their negative controls. The quick grid's:
+each passes on a grid whose boundaries follow the law and fails where its claim is broken (no transition, groups
+off one curve, a constant far from the reference's, the prime groups' boundaries swapped). The full mode's
+"a boundary exists" and budget check: its own search and budget check run on synthetic seeds (no training) pass
+where each seed's outcome depends on the data only, and fail with no crossing (no seed grokking anywhere, or a
+flat rate) and where the grok epoch grows without bound as data shrink, so the budget places the boundary."""
 
 import math
 
+import numpy as np
 import pandas as pd
+import pytest
 
 from groklab.groups import get_group, irreps
 from groklab.reproduce.li2_scaling import QUICK, QUICK_GROUPS, grid_verdicts
@@ -52,3 +57,79 @@ def test_each_quick_verdict_fails_in_its_control():
     law = _law()
     swapped = dict(law, Z23=law["Z41"], Z41=law["Z23"])
     assert _passed(_table(swapped))[3] is False  # the larger prime group crossing later
+
+
+# -- full mode: the search's own verdicts on synthetic seeds ----------------------------------------------
+
+FULL_NAMES = ["D22", "Z23", "Z41"]  # budget_check searches the smallest (D22) and the largest (Z41) twice
+SEEDS = 8
+SPREAD = np.random.default_rng(0).normal(size=SEEDS)  # each seed's own offset, in ln p (fixed: the same seeds)
+
+
+def _grok_epoch(kind: str, truth: float, p: float) -> np.ndarray:
+    """Each seed's grok epoch at training fraction p (inf: never). "data": a seed groks at epoch 500 iff p is
+    above its own threshold truth·e^(0.1·z), never below it, whatever the budget. "budget": no threshold; the
+    grok epoch 3000·(truth/p)²·e^(0.2·z) only grows as data shrink, so where half grok depends on the budget.
+    "never": no seed groks at any fraction (the mechanism removed: weight decay 0, labels shuffled). "flat":
+    three of the eight seeds grok at every fraction, the others at none (a rate with no crossing)."""
+    if kind == "data":
+        return np.where(np.log(p / truth) >= 0.1 * SPREAD, 500.0, np.inf)
+    if kind == "budget":
+        return 3000 * (truth / p) ** 2 * np.exp(0.2 * SPREAD)
+    if kind == "never":
+        return np.full(SEEDS, np.inf)
+    assert kind == "flat"
+    return np.where(np.arange(SEEDS) < 3, 500.0, np.inf)
+
+
+def _full_mode(monkeypatch, kinds: dict) -> list:
+    """The full mode's budget check and searches (li2_scaling_search) with each probe answered by `_grok_epoch`
+    against the probe's budget instead of by training; its verdicts, law left unfitted."""
+    from groklab.li2 import boundary as lb
+    from groklab.reproduce import li2_scaling_search as ss
+    from groklab.sweep.boundary import BoundaryResult, Probe
+
+    def search(ctx, name, mode, seeds, epochs):
+        g = get_group(name)
+        d_max = int(irreps(g).degrees.max())
+        truth = CRITICAL_RATIO_C * (d_max / 2 if d_max > 1 else 1) * math.log(g.order) / g.order
+        limits = lb.search_limits(g.order, mode["resolution"], mode["bracket"])
+        probes = []
+
+        def probe(p):
+            t = _grok_epoch(kinds[name], truth, p)
+            grokked = t <= epochs
+            probes.append(Probe(p, round(p * g.order ** 2), grokked.tolist(), np.where(grokked, t, np.nan).tolist(),
+                                grokked.astype(float).tolist(), int(np.minimum(t, epochs).sum()), [], False))
+            return grokked
+
+        fractions, outcomes, status = lb.run_search(probe, limits)
+        est = lb.boundary_estimate(fractions, outcomes)
+        return BoundaryResult(g.name, g.order, d_max, truth, seeds, mode["resolution"], (limits.lowest, limits.highest),
+                              "fixed bracket", status, est["estimate"], est["ci"], est["bracket"], est["resolution"], probes)
+
+    monkeypatch.setattr(ss, "_search", search)
+    budget, check = ss.budget_check(None, FULL_NAMES, ss.FULL, SEEDS)
+    results = [search(None, name, ss.FULL, SEEDS, budget) for name in FULL_NAMES]
+    exists, unbound, *_ = ss.search_verdicts(results, None, check, budget, ss.FULL, SEEDS)
+    assert exists.claim.startswith("a sharp boundary exists") and unbound.claim.startswith("the boundary is that of the data")
+    return [budget, exists.passed, unbound.passed]
+
+
+def test_full_mode_boundary_verdicts_pass_where_the_data_set_the_boundary(monkeypatch):
+    assert _full_mode(monkeypatch, dict.fromkeys(FULL_NAMES, "data")) == [3000, True, True]
+
+
+@pytest.mark.parametrize("kind", ["never", "flat"])
+def test_a_boundary_exists_fails_with_no_crossing(monkeypatch, kind):
+    """One group (Z23, searched only at the budget) or every group without a crossing: not every group bracketed."""
+    assert _full_mode(monkeypatch, dict.fromkeys(FULL_NAMES, "data") | {"Z23": kind})[1] is False
+    assert _full_mode(monkeypatch, dict.fromkeys(FULL_NAMES, kind))[1] is False
+
+
+def test_the_budget_verdict_fails_where_the_budget_sets_the_boundary(monkeypatch):
+    """The boundary moves by more than its CI at twice the budget (for one end group, or both): the verdict fails
+    and every group is searched at 2×; where it is a group searched only once (Z23), the check cannot see it."""
+    for kinds in ({"D22": "budget"}, {"Z41": "budget"}, {"D22": "budget", "Z41": "budget"}):
+        assert _full_mode(monkeypatch, dict.fromkeys(FULL_NAMES, "data") | kinds)[::2] == [6000, False]
+    assert _full_mode(monkeypatch, dict.fromkeys(FULL_NAMES, "data") | {"Z23": "budget"})[::2] == [3000, True]

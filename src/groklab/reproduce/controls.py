@@ -27,6 +27,7 @@ _MUON_ITSELF = "tests/test_reproduce_li2.py::test_li2_muon_map_and_mechanism_are
 _MUON_ARMS = "tests/test_muon_grokking.py::test_negative_controls_every_verdict_fails_with_identical_or_swapped_arms"
 _WIDTH_BATCH = "tests/test_muon_width_batch.py::test_negative_controls_identical_and_swapped_arms_fail"
 _RECON = "tests/test_reproduce_li2_reconstruction.py::test_reconstruction_verdicts_fail_with_the_nodes_swapped"
+_SCALING = "tests/test_li2_scaling_controls.py::"
 
 CONTROLS: dict[str, dict[str, str]] = {
     "li2-fig3": {
@@ -50,9 +51,10 @@ CONTROLS: dict[str, dict[str, str]] = {
         "Thm 5: memorisation is focused for x² and spread": _ENERGY,
     },
     "li2-scaling": {
-        "sharp transition": "tests/test_li2_scaling_controls.py::test_each_quick_verdict_fails_in_its_control",
-        "a sharp boundary exists for every group": NONE_YET,
-        "the boundary is that of the data, not of the budget": NONE_YET,
+        "sharp transition": _SCALING + "test_each_quick_verdict_fails_in_its_control",
+        "a sharp boundary exists for every group": _SCALING + "test_a_boundary_exists_fails_with_no_crossing",
+        "the boundary is that of the data, not of the budget":
+            _SCALING + "test_the_budget_verdict_fails_where_the_budget_sets_the_boundary",
         "the law can be fitted": "tests/test_scaling_law.py::test_too_few_or_unbracketed_groups_are_refused",
         "(a) the constant is the reference's": "tests/test_scaling_law.py::test_another_constant_fails_a_but_keeps_the_shape",
         "(b) the shape is ln M/M": "tests/test_scaling_law.py::test_a_power_law_with_another_exponent_fails_b",

@@ -52,18 +52,22 @@ def budget_check(ctx, names: list[str], mode: dict, seeds: int) -> tuple[int, di
     full mode uses and what was measured."""
     orders = {n: get_group(n).order for n in names}
     ends = sorted({min(names, key=orders.get), max(names, key=orders.get)}, key=orders.get)
-    budget, report = mode["budget"], {}
-    for name in ends:
-        row = {}
-        for epochs in (budget, 2 * budget):
-            r = _search(ctx, name, mode, seeds, epochs)
-            row[f"{epochs} epochs"] = {"estimate": r.estimate, "ci": list(r.ci), "status": r.status}
-        one, two = row[f"{budget} epochs"], row[f"{2 * budget} epochs"]
-        row["moves beyond the CI"] = bool(not np.isfinite(two["estimate"]) or not np.isfinite(one["estimate"])
-                                          or not one["ci"][0] <= two["estimate"] <= one["ci"][1])
-        report[name] = row
+    budget = mode["budget"]
+    report = {name: budget_row(_search(ctx, name, mode, seeds, budget), _search(ctx, name, mode, seeds, 2 * budget), budget)
+              for name in ends}
     chosen = 2 * budget if any(r["moves beyond the CI"] for r in report.values()) else budget
     return chosen, report
+
+
+def budget_row(once, twice, budget: int) -> dict:
+    """One group's budget check from its searches (`BoundaryResult`s) at the budget and at twice it: the boundary
+    moves when either is not bracketed or the one at 2× leaves the 95% CI of the one at 1×."""
+    row = {f"{epochs} epochs": {"estimate": r.estimate, "ci": list(r.ci), "status": r.status}
+           for epochs, r in ((budget, once), (2 * budget, twice))}
+    one, two = row[f"{budget} epochs"], row[f"{2 * budget} epochs"]
+    row["moves beyond the CI"] = bool(not np.isfinite(two["estimate"]) or not np.isfinite(one["estimate"])
+                                      or not one["ci"][0] <= two["estimate"] <= one["ci"][1])
+    return row
 
 
 def _search(ctx, name: str, mode: dict, seeds: int, epochs: int):
@@ -105,10 +109,13 @@ def run_search(ctx, mode: dict, kind_of: dict[str, str]) -> list[Verdict]:
     ctx.extra["law"] = law
     ctx.extra["cost"] = {"member_epochs": sum(r.member_epochs for r in results), "probes": sum(len(r.probes) for r in results),
                          "seconds": round(sum(r.seconds for r in results), 1)}
-    return _verdicts(results, found, law, check, budget, mode, seeds)
+    return search_verdicts(results, law, check, budget, mode, seeds)
 
 
-def _verdicts(results, found, law, check, budget, mode, seeds) -> list[Verdict]:
+def search_verdicts(results, law, check, budget, mode, seeds) -> list[Verdict]:
+    """The full mode's verdicts from its measurements: every group's search (`BoundaryResult`s), the law fitted
+    to the bracketed ones (None when too few were), the budget check (name -> `budget_row`) and the budget used."""
+    found = [r for r in results if r.status == "found"]
     setting = (f"{len(results)} groups, {seeds} seeds per probe, bisection of {mode['bracket'][0]:g}–{mode['bracket'][1]:g} "
                f"in log p to resolution {mode['resolution']:g}, {budget}-epoch budget ({', '.join(mode['base'])})")
     out = [
