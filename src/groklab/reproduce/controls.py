@@ -28,6 +28,7 @@ _MUON_ARMS = "tests/test_muon_grokking.py::test_negative_controls_every_verdict_
 _WIDTH_BATCH = "tests/test_muon_width_batch.py::test_negative_controls_identical_and_swapped_arms_fail"
 _RECON = "tests/test_reproduce_li2_reconstruction.py::test_reconstruction_verdicts_fail_with_the_nodes_swapped"
 _SCALING = "tests/test_li2_scaling_controls.py::"
+_LR = "tests/test_reproduce_li2_lr.py::"
 
 CONTROLS: dict[str, dict[str, str]] = {
     "li2-fig3": {
@@ -81,9 +82,9 @@ CONTROLS: dict[str, dict[str, str]] = {
         "the speed-up of zero init by depth": MEASUREMENT,
     },
     "li2-lr": {
-        "every run's test accuracy settles within the": NONE_YET,
+        "every run's test accuracy settles within the": _LR + "test_settle_verdict_fails_where_the_runs_meet_the_budget",
         "generalisation falls as the learning rate rises": "tests/test_reproduce_li2_training.py::test_quick_training_reproductions_pass",
-        "every run fits its training set": NONE_YET,
+        "every run fits its training set": _LR + "test_fit_verdict_fails_on_runs_stopped_before_they_fit",
         "the larger lr ends at nodes of higher energy": _REPLAY + "test_lr_verdicts_fail_with_the_lrs_reversed",
     },
     "li2-depth": {

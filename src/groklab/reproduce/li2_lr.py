@@ -69,11 +69,9 @@ def run(ctx) -> list[Verdict]:
         idx, labels, classes = training_rows(cell.cfg, r["seed"])
         e = node_energies(W, idx, labels, classes, cell.cfg.model.activation)
         active = active_nodes(W)
-        rows.append(dict(lr=r["lr"], seed=r["seed"], test=r["final_test_acc"], train=r["final_train_acc"],
-                         stop=r["stopped_epoch"], settled=r["stop_reason"] == "plateau",
-                         energy=float(e.mean()), energy_active=float(e[active].mean()), energies=e.numpy(),
-                         run_id=r["run_id"]))
-    by_lr = {lr: [x for x in rows if x["lr"] == lr] for lr in LRS}
+        rows.append(member_summary(r) | dict(energy=float(e.mean()), energy_active=float(e[active].mean()),
+                                             energies=e.numpy()))
+    by_lr = by_lr_of(rows)
     n = len(training_rows(cell.cfg, 0)[1])
     ctx.extra["by_seed"] = _by_seed(by_lr)
     _figure(ctx, store, cell, by_lr, mode)
@@ -82,8 +80,20 @@ def run(ctx) -> list[Verdict]:
                f"{critical_ratio(group.order):.3f}), K = {mode['width']}, x², cross-entropy, Adam, wd 2e-4, "
                f"{mode['epochs']} epochs" + (", members stop once test accuracy has settled" if mode["stop"] else "")
                + f", {seeds} seeds")
-    verdicts = [_settled_verdict(setting, by_lr, cell.cfg.train)] if mode["stop"] else []
+    train = cell.cfg.train
+    verdicts = [settled_verdict(setting, by_lr, train.epochs, train.plateau_evals, train.plateau_delta)] if mode["stop"] else []
     return verdicts + lr_verdicts(by_lr, setting)
+
+
+def member_summary(r: dict) -> dict:
+    """What the verdicts read of one member's result (as `train` returns it), besides its node energies."""
+    return dict(lr=r["lr"], seed=r["seed"], test=r["final_test_acc"], train=r["final_train_acc"], stop=r["stopped_epoch"],
+                settled=r["stop_reason"] == "plateau", run_id=r["run_id"])
+
+
+def by_lr_of(rows: list[dict]) -> dict:
+    """Members grouped by lr, in the order of LRS."""
+    return {lr: [x for x in rows if x["lr"] == lr] for lr in LRS}
 
 
 def lr_verdicts(by_lr: dict, setting: str) -> list[Verdict]:
@@ -128,13 +138,14 @@ def _by_seed(by_lr) -> dict:
     return table
 
 
-def _settled_verdict(setting, by_lr, train) -> Verdict:
-    """Whether the budget was long enough: every member's accuracy settled before it (stop reason `plateau`)."""
+def settled_verdict(setting: str, by_lr: dict, epochs: int, evals: int, delta: float) -> Verdict:
+    """Whether the budget of `epochs` was long enough: every member's accuracy settled before it (stop reason
+    `plateau`, with the rule's window of `evals` evaluations and tolerance `delta`)."""
     observed = {f"lr {lr:g}": {"settled": sum(x["settled"] for x in v), "of": len(v),
                                "stop epochs": [x["stop"] for x in v]} for lr, v in by_lr.items()}
-    return Verdict(f"every run's test accuracy settles within the {train.epochs}-epoch budget", setting, observed,
-                   f"every member stopped on the plateau rule (mean test accuracy over {train.plateau_evals} "
-                   f"evaluations within {train.plateau_delta} of the {train.plateau_evals} before), none at the budget",
+    return Verdict(f"every run's test accuracy settles within the {epochs}-epoch budget", setting, observed,
+                   f"every member stopped on the plateau rule (mean test accuracy over {evals} "
+                   f"evaluations within {delta} of the {evals} before), none at the budget",
                    all(x["settled"] for v in by_lr.values() for x in v))
 
 
