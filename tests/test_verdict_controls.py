@@ -18,7 +18,7 @@ SOURCES["li2-scaling"].append(ROOT / "src/groklab/reproduce/li2_scaling_search.p
 SOURCES["muon-width-batch"].append(ROOT / "src/groklab/reproduce/muon_width_batch_stats.py")
 
 # Verdicts with no control yet. This list may only shrink: a control added removes its line here.
-UNCONTROLLED = 2
+UNCONTROLLED = 1
 
 
 def _claims_in_source(path: Path) -> list[str]:

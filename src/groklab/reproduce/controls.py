@@ -93,7 +93,8 @@ CONTROLS: dict[str, dict[str, str]] = {
             _REPLAY + "test_depth_verdicts_fail_with_depths_reversed_and_the_untrained_layer",
     },
     "li2-ridge": {
-        "with the top layer replaced by its ridge solution every step, the network still groks": NONE_YET,
+        "with the top layer replaced by its ridge solution every step, the network still groks":
+            "tests/test_reproduce_li2_ridge.py::test_still_groks_fails_with_the_first_layer_frozen",
         "ridge V is slower than a trained V for M = 23 and faster for M ≥ 41":
             "tests/test_reproduce_li2_training.py::test_quick_training_reproductions_pass",
         "Lemma 1: for a wide random first layer G_F(∞) is linear in η": _RIDGE,
