@@ -66,3 +66,37 @@ def test_verdicts_fail_on_the_stored_runs_with_controls():
     # the stored key sets are the embedding's, 43 of 48 frequencies and 4 of 4 irreps: not informative
     carried = right["after grokking the key irreps carry the computation"]
     assert carried.passed is None and carried.measured["informative runs passing"] == "0/0"
+
+
+def _coverage_runs(muon_ramp: float, adamw_ramp: float):
+    """Synthetic runs of two tasks, 4 seeds per optimizer, coverage logged every 5 epochs to 400: a run's covered
+    fraction is min(1, x / ramp) at progress x = epoch / its own grok epoch (ramp: the progress at which it covers
+    every irrep). Muon groks at 100–130, AdamW at twice that; one more AdamW run never groks."""
+    import numpy as np
+    import pandas as pd
+
+    epochs = np.arange(0, 401, 5)
+    rows = []
+    for task in ("add mod 97", "A5"):
+        for seed in range(4):
+            for optimizer, grok, ramp in (("muon", 100 + 10 * seed, muon_ramp), ("adamw", 200 + 20 * seed, adamw_ramp)):
+                coverage = pd.Series(np.minimum(1.0, epochs / grok / ramp), index=epochs)
+                rows.append(dict(task=task, optimizer=optimizer, seed=seed, grok_epoch=float(grok), coverage=coverage))
+        rows.append(dict(task=task, optimizer="adamw", seed=4, grok_epoch=None,
+                         coverage=pd.Series(np.minimum(1.0, epochs / 800), index=epochs)))
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("muon_ramp, adamw_ramp, ahead", [(0.4, 0.8, True), (0.8, 0.8, False), (0.9, 0.7, False)])
+def test_matched_progress_fails_where_muon_is_ahead_only_by_grokking_sooner(muon_ramp, adamw_ramp, ahead):
+    """Muon's coverage curve is ahead in epochs in every case (the raw coverage speed says Muon, as on the stored
+    runs), but at half of each run's own grok epoch it is ahead only where its curve rises sooner in progress:
+    the same curve in progress (a tie) or a slower one fails the verdict."""
+    from groklab.reproduce.muon_features import coverage_speed, matched_progress_verdict
+
+    runs = coverage_speed(_coverage_runs(muon_ramp, adamw_ramp))
+    speed = runs.groupby(["task", "optimizer"])["coverage_speed"].mean().unstack()
+    assert (speed["muon"] > speed["adamw"]).all()  # ahead in epochs
+    verdict = matched_progress_verdict(runs)
+    assert verdict.measured["compared"] == ["A5", "add mod 97"]
+    assert verdict.passed is ahead, verdict.measured

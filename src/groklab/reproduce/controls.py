@@ -7,8 +7,8 @@ start of each verdict's claim to one of
   setting) a case where the claim must not hold — the arms swapped, weight decay 0, the mechanism removed —
   and asserts that this verdict comes out false there;
 - `MEASUREMENT`: the reproduction reports it with `pass: null` and a one-line reason (no control can exist);
-- `NONE_YET`: no control has been built for it yet. `tests/test_verdict_controls.py` pins the list of these,
-  so it can only shrink, and a new verdict cannot be added without an entry here.
+- `NONE_YET`: no control has been built for it yet. No verdict may be left so: `tests/test_verdict_controls.py`
+  asserts there are none, and a new verdict cannot be added without an entry here.
 
 docs/reproductions.md ("How verdicts are built") lists every verdict with its control.
 """
@@ -114,7 +114,7 @@ CONTROLS: dict[str, dict[str, str]] = {
     "muon-features": {
         "features are acquired before the test-accuracy jump": _FEATURES + "test_verdicts_fail_on_the_stored_runs_with_controls",
         "Muon covers more irreps sooner": _FEATURES + "test_verdicts_fail_on_the_stored_runs_with_controls",
-        "Muon covers more irreps at matched progress": NONE_YET,
+        "Muon covers more irreps at matched progress": _FEATURES + "test_matched_progress_fails_where_muon_is_ahead_only_by_grokking_sooner",
         "Muon groks sooner": _FEATURES + "test_verdicts_fail_on_the_stored_runs_with_controls",
         "after grokking the key irreps carry the computation":
             "tests/test_features_cli.py::test_the_key_irreps_check_fails_at_initialisation",
