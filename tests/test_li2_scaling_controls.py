@@ -82,10 +82,12 @@ def _grok_epoch(kind: str, truth: float, p: float) -> np.ndarray:
     return np.where(np.arange(SEEDS) < 3, 500.0, np.inf)
 
 
-def _full_mode(monkeypatch, kinds: dict) -> list:
+def _full_mode(monkeypatch, kinds: dict) -> tuple[int, list]:
     """The full mode's budget check and searches (li2_scaling_search) with each probe answered by `_grok_epoch`
-    against the probe's budget instead of by training; its verdicts, law left unfitted."""
+    against the probe's budget instead of by training, and the law fitted as run_search fits it: the budget used
+    and the verdicts."""
     from groklab.li2 import boundary as lb
+    from groklab.li2.scaling_law import fit_laws
     from groklab.reproduce import li2_scaling_search as ss
     from groklab.sweep.boundary import BoundaryResult, Probe
 
@@ -106,30 +108,49 @@ def _full_mode(monkeypatch, kinds: dict) -> list:
         fractions, outcomes, status = lb.run_search(probe, limits)
         est = lb.boundary_estimate(fractions, outcomes)
         return BoundaryResult(g.name, g.order, d_max, truth, seeds, mode["resolution"], (limits.lowest, limits.highest),
-                              "fixed bracket", status, est["estimate"], est["ci"], est["bracket"], est["resolution"], probes)
+                              "fixed bracket", status, est["estimate"], est["ci"], est["bracket"], est["resolution"], probes,
+                              [float(v) for v in est["samples"]])
 
     monkeypatch.setattr(ss, "_search", search)
     budget, check = ss.budget_check(None, FULL_NAMES, ss.FULL, SEEDS)
     results = [search(None, name, ss.FULL, SEEDS, budget) for name in FULL_NAMES]
-    exists, unbound, *_ = ss.search_verdicts(results, None, check, budget, ss.FULL, SEEDS)
-    assert exists.claim.startswith("a sharp boundary exists") and unbound.claim.startswith("the boundary is that of the data")
-    return [budget, exists.passed, unbound.passed]
+    found = [r for r in results if r.status == "found"]
+    law = None
+    if len(found) >= ss.MIN_GROUPS:
+        law = fit_laws([r.order for r in found], [r.d_max for r in found], [r.estimate for r in found],
+                       np.array([r.samples for r in found]), [r.d_max > 1 for r in found])
+    verdicts = ss.search_verdicts(results, law, check, budget, ss.FULL, SEEDS)
+    assert verdicts[0].claim.startswith("a sharp boundary exists")
+    assert verdicts[1].claim.startswith("the boundary is that of the data")
+    return budget, verdicts
 
 
 def test_full_mode_boundary_verdicts_pass_where_the_data_set_the_boundary(monkeypatch):
-    assert _full_mode(monkeypatch, dict.fromkeys(FULL_NAMES, "data")) == [3000, True, True]
+    budget, (exists, unbound, a, *_) = _full_mode(monkeypatch, dict.fromkeys(FULL_NAMES, "data"))
+    assert (budget, exists.passed, unbound.passed) == (3000, True, True)
+    assert a.claim.startswith("(a) the constant")  # three groups bracketed: the law is fitted
 
 
 @pytest.mark.parametrize("kind", ["never", "flat"])
 def test_a_boundary_exists_fails_with_no_crossing(monkeypatch, kind):
     """One group (Z23, searched only at the budget) or every group without a crossing: not every group bracketed."""
-    assert _full_mode(monkeypatch, dict.fromkeys(FULL_NAMES, "data") | {"Z23": kind})[1] is False
-    assert _full_mode(monkeypatch, dict.fromkeys(FULL_NAMES, kind))[1] is False
+    for kinds in (dict.fromkeys(FULL_NAMES, "data") | {"Z23": kind}, dict.fromkeys(FULL_NAMES, kind)):
+        assert _full_mode(monkeypatch, kinds)[1][0].passed is False
+
+
+def test_the_law_cannot_be_fitted_on_fewer_than_three_bracketed_groups(monkeypatch):
+    """"the law can be fitted" is emitted only where it cannot be, and then it is false: with one of the three
+    groups never grokking (with all three bracketed it is replaced by the law's verdicts, as above)."""
+    _, verdicts = _full_mode(monkeypatch, dict.fromkeys(FULL_NAMES, "data") | {"Z23": "never"})
+    fitted = verdicts[2]
+    assert fitted.claim == "the law can be fitted" and fitted.measured == 2 and fitted.passed is False
 
 
 def test_the_budget_verdict_fails_where_the_budget_sets_the_boundary(monkeypatch):
     """The boundary moves by more than its CI at twice the budget (for one end group, or both): the verdict fails
     and every group is searched at 2×; where it is a group searched only once (Z23), the check cannot see it."""
     for kinds in ({"D22": "budget"}, {"Z41": "budget"}, {"D22": "budget", "Z41": "budget"}):
-        assert _full_mode(monkeypatch, dict.fromkeys(FULL_NAMES, "data") | kinds)[::2] == [6000, False]
-    assert _full_mode(monkeypatch, dict.fromkeys(FULL_NAMES, "data") | {"Z23": "budget"})[::2] == [3000, True]
+        budget, verdicts = _full_mode(monkeypatch, dict.fromkeys(FULL_NAMES, "data") | kinds)
+        assert (budget, verdicts[1].passed) == (6000, False)
+    budget, verdicts = _full_mode(monkeypatch, dict.fromkeys(FULL_NAMES, "data") | {"Z23": "budget"})
+    assert (budget, verdicts[1].passed) == (3000, True)

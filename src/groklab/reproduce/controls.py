@@ -56,7 +56,7 @@ CONTROLS: dict[str, dict[str, str]] = {
         "a sharp boundary exists for every group": _SCALING + "test_a_boundary_exists_fails_with_no_crossing",
         "the boundary is that of the data, not of the budget":
             _SCALING + "test_the_budget_verdict_fails_where_the_budget_sets_the_boundary",
-        "the law can be fitted": "tests/test_scaling_law.py::test_too_few_or_unbracketed_groups_are_refused",
+        "the law can be fitted": _SCALING + "test_the_law_cannot_be_fitted_on_fewer_than_three_bracketed_groups",
         "(a) the constant is the reference's": "tests/test_scaling_law.py::test_another_constant_fails_a_but_keeps_the_shape",
         "(b) the shape is ln M/M": "tests/test_scaling_law.py::test_a_power_law_with_another_exponent_fails_b",
         "(c) non-abelian groups lie on the abelian line": "tests/test_scaling_law.py::test_shifted_non_abelian_groups_fail_c",
