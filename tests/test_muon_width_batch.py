@@ -75,9 +75,9 @@ def test_both_verdicts_can_pass():
 
 def test_negative_controls_identical_and_swapped_arms_fail():
     same = [30, 80, 120, 160, None, 200, 240, 260]
-    assert not any(_verdicts(_grid(muon=same, adamw=same)))
-    assert not any(_verdicts(_grid(muon=[300, 400, 420, 440, 460, None, None, None],
-                                   adamw=[30, 40, 42, 44, 46, 48, 50, 52])))
+    assert _verdicts(_grid(muon=same, adamw=same)) == [False, False]
+    assert _verdicts(_grid(muon=[300, 400, 420, 440, 460, None, None, None],
+                           adamw=[30, 40, 42, 44, 46, 48, 50, 52])) == [False, False]
 
 
 def test_median_difference_is_censoring_aware_and_holm_corrected():

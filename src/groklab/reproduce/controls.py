@@ -78,7 +78,7 @@ CONTROLS: dict[str, dict[str, str]] = {
     },
     "li2-zero-init-deep": {
         "seed for seed (same split, W(0) and blocks), zero init groks no later":
-            "tests/test_reproduce_li2_zero_init_deep.py::test_quick_mode_and_its_control",
+            "tests/test_reproduce_li2_zero_init_deep.py::test_paired_verdict_fails_with_the_inits_swapped",
         "the speed-up of zero init by depth": MEASUREMENT,
     },
     "li2-lr": {
